@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package ghx needs to build and test. Idempotent, non-interactive.
+# Usage: scripts/setup.sh            (build + test dependencies)
+#        scripts/setup.sh --bench    (also the tools bench/ compares against)
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev libopenblas0-pthread
+  libtomlplusplus-dev libxxhash-dev libsqlitecpp-dev libsqlite3-dev
+  libopencv-dev libcli11-dev catch2 nlohmann-json3-dev
+  libcpp-httplib-dev libkainjow-mustache-dev libarchive-dev libssl-dev
+)
+if [ "${1:-}" = "--bench" ]; then pkgs+=(snakemake python3-torch python3-torchvision time); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

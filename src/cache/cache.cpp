@@ -1,0 +1,303 @@
+#include "cache/cache.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "util/error.h"
+#include "util/version.h"
+
+namespace ghx::cache {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const k_schema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps(
+  key TEXT PRIMARY KEY, kind TEXT NOT NULL, status INTEGER NOT NULL, blob TEXT, size INTEGER,
+  error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS file_hashes(
+  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+  sha256 TEXT NOT NULL);
+)SQL";
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StepRecord read_record(SQLite::Statement& q) {
+  StepRecord r;
+  r.key = q.getColumn(0).getString();
+  r.kind = q.getColumn(1).getString();
+  r.status = q.getColumn(2).getInt();
+  r.blob = q.getColumn(3).isNull() ? "" : q.getColumn(3).getString();
+  r.size = q.getColumn(4).getInt64();
+  r.error = q.getColumn(5).isNull() ? "" : q.getColumn(5).getString();
+  r.provenance.tool_version = q.getColumn(6).isNull() ? "" : q.getColumn(6).getString();
+  r.provenance.duration_s = q.getColumn(7).getDouble();
+  r.provenance.device = q.getColumn(8).isNull() ? "" : q.getColumn(8).getString();
+  r.created_at = q.getColumn(9).getInt64();
+  return r;
+}
+
+const char* const k_record_cols =
+    "SELECT key, kind, status, blob, size, error, tool_version, duration_s, device, created_at FROM steps ";
+
+}  // namespace
+
+Cache::Cache(std::string dir, std::unique_ptr<SQLite::Database> db)
+    : m_dir(std::move(dir)), m_db(std::move(db)), m_blobs(m_dir + "/objects") {
+  m_warn = [](const std::string& msg) { std::cerr << "ghx: warning: " << msg << "\n"; };
+}
+
+Cache::~Cache() = default;
+
+std::unique_ptr<Cache> Cache::open(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir + "/objects", ec);
+  if (ec) throw Error(dir + ": cannot create cache folder: " + ec.message());
+  std::string db_path = dir + "/ghx.db";
+  try {
+    auto db = std::make_unique<SQLite::Database>(db_path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->setBusyTimeout(10000);
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec("PRAGMA synchronous=NORMAL");
+    {
+      SQLite::Statement q(*db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
+      q.executeStep();
+      bool has_meta = q.getColumn(0).getInt() > 0;
+      if (has_meta) {
+        SQLite::Statement v(*db, "SELECT value FROM meta WHERE name='format_version'");
+        if (!v.executeStep()) throw Error(db_path + ": not a ghx cache (no format version)");
+        std::string ver = v.getColumn(0).getString();
+        if (ver != std::to_string(k_format_version))
+          throw Error(db_path + ": cache format version " + ver + " is not supported (this ghx reads version " +
+                      std::to_string(k_format_version) + "); use another --cache folder");
+      } else {
+        SQLite::Statement q2(*db, "SELECT count(*) FROM sqlite_master");
+        q2.executeStep();
+        if (q2.getColumn(0).getInt() > 0) throw Error(db_path + ": not a ghx cache");
+      }
+    }
+    SQLite::Transaction t(*db);
+    db->exec(k_schema);
+    SQLite::Statement ins(*db, "INSERT OR IGNORE INTO meta(name, value) VALUES (?, ?)");
+    ins.bind(1, "format_version");
+    ins.bind(2, std::to_string(k_format_version));
+    ins.exec();
+    ins.reset();
+    ins.bind(1, "created_by");
+    ins.bind(2, std::string("ghx ") + GHX_VERSION);
+    ins.exec();
+    t.commit();
+    return std::unique_ptr<Cache>(new Cache(dir, std::move(db)));
+  } catch (const SQLite::Exception& e) {
+    throw Error(db_path + ": " + e.what());
+  }
+}
+
+std::unordered_set<plan::StepKey, plan::StepKeyHash> Cache::done_keys() {
+  std::lock_guard<std::mutex> lock(m_mu);
+  std::unordered_set<plan::StepKey, plan::StepKeyHash> out;
+  SQLite::Statement q(*m_db, "SELECT key FROM steps WHERE status = 0");
+  while (q.executeStep()) {
+    plan::StepKey k;
+    if (util::Digest128::from_hex(q.getColumn(0).getText(), &k)) out.insert(k);
+  }
+  return out;
+}
+
+std::optional<StepRecord> Cache::record(const plan::StepKey& key) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, std::string(k_record_cols) + "WHERE key = ?");
+  q.bind(1, key.hex());
+  if (!q.executeStep()) return std::nullopt;
+  return read_record(q);
+}
+
+std::vector<StepRecord> Cache::records_with_prefix(const std::string& hex_prefix) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, std::string(k_record_cols) + "WHERE key >= ? AND key < ? ORDER BY key");
+  q.bind(1, hex_prefix);
+  q.bind(2, hex_prefix + "g");
+  std::vector<StepRecord> out;
+  while (q.executeStep()) out.push_back(read_record(q));
+  return out;
+}
+
+void Cache::drop_row(const std::string& key_hex) {
+  SQLite::Statement d(*m_db, "DELETE FROM steps WHERE key = ?");
+  d.bind(1, key_hex);
+  d.exec();
+}
+
+std::optional<std::string> Cache::get(const plan::StepKey& key) {
+  std::string blob;
+  std::string hex = key.hex();
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    SQLite::Statement q(*m_db, "SELECT blob FROM steps WHERE key = ? AND status = 0");
+    q.bind(1, hex);
+    if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+    blob = q.getColumn(0).getString();
+  }
+  std::string data;
+  BlobStatus st = m_blobs.get(blob, &data);
+  if (st == BlobStatus::ok) return data;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    drop_row(hex);
+  }
+  if (st == BlobStatus::corrupt) m_blobs.remove(blob);
+  m_warn("cache entry " + hex + " has a " + (st == BlobStatus::corrupt ? "corrupt" : "missing") + " blob " + blob +
+         ": dropped, the step will be recomputed");
+  return std::nullopt;
+}
+
+void Cache::put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov) {
+  std::string address = m_blobs.put(bytes);  // durable before the row that names it
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db,
+                      "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
+                      "device, created_at) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?)");
+  q.bind(1, key.hex());
+  q.bind(2, kind);
+  q.bind(3, address);
+  q.bind(4, static_cast<int64_t>(bytes.size()));
+  q.bind(5, prov.tool_version);
+  q.bind(6, prov.duration_s);
+  q.bind(7, prov.device);
+  q.bind(8, now_s());
+  q.exec();
+}
+
+void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
+                        const Provenance& prov) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db,
+                      "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
+                      "device, created_at) VALUES (?, ?, 1, NULL, 0, ?, ?, ?, ?, ?)");
+  q.bind(1, key.hex());
+  q.bind(2, kind);
+  q.bind(3, error);
+  q.bind(4, prov.tool_version);
+  q.bind(5, prov.duration_s);
+  q.bind(6, prov.device);
+  q.bind(7, now_s());
+  q.exec();
+}
+
+Stats Cache::stats() {
+  Stats s;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    SQLite::Statement q(*m_db, "SELECT kind, status, count(*), coalesce(sum(size), 0) FROM steps GROUP BY kind, status");
+    while (q.executeStep()) {
+      KindStats& k = s.by_kind[q.getColumn(0).getString()];
+      int64_t n = q.getColumn(2).getInt64();
+      if (q.getColumn(1).getInt() == 0) {
+        k.done += n;
+        k.bytes += q.getColumn(3).getInt64();
+      } else {
+        k.failed += n;
+      }
+    }
+    SQLite::Statement f(*m_db, "SELECT count(*) FROM file_hashes");
+    f.executeStep();
+    s.file_hashes = f.getColumn(0).getInt64();
+  }
+  std::vector<std::string> addrs;
+  m_blobs.scan(&addrs, nullptr);
+  s.blobs = static_cast<int64_t>(addrs.size());
+  std::error_code ec;
+  for (const auto& a : addrs) s.blob_bytes += static_cast<int64_t>(fs::file_size(m_blobs.path_of(a), ec));
+  for (const char* f : {"/ghx.db", "/ghx.db-wal"}) {
+    auto sz = fs::file_size(m_dir + f, ec);
+    if (!ec) s.db_bytes += static_cast<int64_t>(sz);
+  }
+  return s;
+}
+
+VerifyReport Cache::verify(Repair repair, const std::function<void(int64_t, int64_t)>& progress) {
+  std::vector<std::pair<std::string, std::string>> rows;  // key, blob
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    SQLite::Statement q(*m_db, "SELECT key, blob FROM steps WHERE status = 0 ORDER BY key");
+    while (q.executeStep()) rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  }
+  VerifyReport rep;
+  for (const auto& [key, blob] : rows) {
+    BlobStatus st = m_blobs.check(blob);
+    ++rep.checked;
+    if (progress) progress(rep.checked, static_cast<int64_t>(rows.size()));
+    if (st == BlobStatus::ok) continue;
+    rep.bad.emplace_back(key, st == BlobStatus::missing ? "missing" : "corrupt");
+    if (repair == Repair::yes) {
+      std::lock_guard<std::mutex> lock(m_mu);
+      drop_row(key);
+      if (st == BlobStatus::corrupt) m_blobs.remove(blob);
+      ++rep.repaired;
+    }
+  }
+  return rep;
+}
+
+GcReport Cache::gc() {
+  GcReport rep;
+  std::unordered_set<std::string> referenced;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    SQLite::Statement q(*m_db, "SELECT blob FROM steps WHERE status = 0");
+    while (q.executeStep()) referenced.insert(q.getColumn(0).getString());
+    rep.failed_rows = m_db->exec("DELETE FROM steps WHERE status = 1");
+  }
+  std::vector<std::string> addrs, temps;
+  m_blobs.scan(&addrs, &temps);
+  std::error_code ec;
+  for (const auto& a : addrs) {
+    if (referenced.count(a)) continue;
+    auto sz = fs::file_size(m_blobs.path_of(a), ec);
+    if (m_blobs.remove(a)) {
+      ++rep.orphan_blobs;
+      rep.bytes_freed += ec ? 0 : static_cast<int64_t>(sz);
+    }
+  }
+  for (const auto& t : temps) {
+    auto sz = fs::file_size(t, ec);
+    if (fs::remove(t, ec)) {
+      ++rep.temp_files;
+      rep.bytes_freed += static_cast<int64_t>(sz);
+    }
+  }
+  return rep;
+}
+
+std::optional<std::string> Cache::lookup(const std::string& abs_path, const plan::FileStat& st) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "SELECT size, mtime_ns, inode, sha256 FROM file_hashes WHERE path = ?");
+  q.bind(1, abs_path);
+  if (!q.executeStep()) return std::nullopt;
+  if (static_cast<uint64_t>(q.getColumn(0).getInt64()) != st.size || q.getColumn(1).getInt64() != st.mtime_ns ||
+      static_cast<uint64_t>(q.getColumn(2).getInt64()) != st.inode)
+    return std::nullopt;
+  return q.getColumn(3).getString();
+}
+
+void Cache::store(const std::string& abs_path, const plan::FileStat& st, const std::string& sha256) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db,
+                      "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?, ?, ?, ?, ?)");
+  q.bind(1, abs_path);
+  q.bind(2, static_cast<int64_t>(st.size));
+  q.bind(3, st.mtime_ns);
+  q.bind(4, static_cast<int64_t>(st.inode));
+  q.bind(5, sha256);
+  q.exec();
+}
+
+}  // namespace ghx::cache

@@ -1,0 +1,388 @@
+#include "cli/commands.h"
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cache/cache.h"
+#include "dsl/loader.h"
+#include "exec/progress.h"
+#include "exec/runner.h"
+#include "models/style.h"
+#include "plan/plan.h"
+#include "report/render.h"
+#include "util/error.h"
+#include "util/strings.h"
+#include "util/version.h"
+
+namespace ghx::cli {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_signal(int sig) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);  // a second Ctrl-C ends at once (the cache stays consistent)
+    std::raise(sig);
+  }
+}
+
+std::string tool_version() { return std::string("ghx ") + GHX_VERSION + " (" + GHX_GIT_COMMIT + ")"; }
+
+/// Loads a review; prints diagnostics; throws ExitCode 2 on error.
+struct Exit {
+  int code;
+};
+
+dsl::Review load_or_exit(const std::string& path) {
+  dsl::Diagnostics d;
+  auto r = dsl::load_review(path, d);
+  std::cerr << d.format_all();
+  if (!r) {
+    std::cerr << "ghx: " << d.error_count() << (d.error_count() == 1 ? " error" : " errors") << ", nothing run\n";
+    throw Exit{2};
+  }
+  return std::move(*r);
+}
+
+plan::Plan plan_or_exit(const dsl::Review& r, cache::Cache& c) {
+  dsl::Diagnostics d;
+  plan::FileHasher hasher(&c);
+  auto p = plan::build_plan(r, hasher, d);
+  std::cerr << d.format_all();
+  if (!p) throw Exit{2};
+  return std::move(*p);
+}
+
+std::string default_out(const dsl::Review& r) { return "reports/" + r.name + "-v" + r.version; }
+
+// ---- plan ----------------------------------------------------------------------------------
+
+struct PlanArgs {
+  std::string experiment, cache = "cache", explain;
+  bool json = false;
+};
+
+json explain_json(const plan::Plan& p, const plan::Step& s, cache::Cache& c,
+                  const std::unordered_set<plan::StepKey, plan::StepKeyHash>& done) {
+  json j;
+  j["key"] = s.key.hex();
+  j["kind"] = plan::kind_name(s.kind);
+  j["implementation_version"] = plan::kind_version(s.kind);
+  j["key_schema"] = plan::k_key_schema;
+  j["label"] = s.label();
+  json params = json::array(), ctx = json::array(), ins = json::array();
+  for (const auto& [n, v] : s.params) params.push_back({n, v});
+  for (const auto& [n, v] : s.context) ctx.push_back({n, v});
+  bool input_to_run = false;
+  for (uint32_t i : s.inputs) {
+    const auto& in = p.steps[i];
+    bool cached = done.count(in.key) > 0;
+    input_to_run |= !cached;
+    ins.push_back({{"key", in.key.hex()}, {"kind", plan::kind_name(in.kind)}, {"label", in.label()}, {"cached", cached}});
+  }
+  j["parameters"] = params;
+  j["context"] = ctx;
+  j["inputs"] = ins;
+  auto rec = c.record(s.key);
+  if (done.count(s.key)) {
+    j["status"] = "cached";
+    j["reason"] = "a result with this key is in the cache";
+  } else if (rec && rec->status == 1) {
+    j["status"] = "to_run";
+    j["reason"] = "failed before: " + rec->error;
+  } else {
+    j["status"] = "to_run";
+    j["reason"] = input_to_run ? "no result in the cache (and some inputs will run first)" : "no result in the cache";
+  }
+  if (rec) {
+    j["provenance"] = {{"tool_version", rec->provenance.tool_version},
+                       {"duration_s", rec->provenance.duration_s},
+                       {"device", rec->provenance.device},
+                       {"created_at", rec->created_at}};
+  }
+  return j;
+}
+
+void print_explain(const json& j) {
+  std::cout << "step " << j["key"].get<std::string>() << "  " << j["label"].get<std::string>() << "\n";
+  std::cout << "  kind: " << j["kind"].get<std::string>() << " (implementation v" << j["implementation_version"]
+            << ", key schema " << j["key_schema"] << ")\n";
+  std::cout << "  parameters (hashed, in order):\n";
+  for (const auto& p : j["parameters"]) std::cout << "    " << p[0].get<std::string>() << " = " << p[1].get<std::string>() << "\n";
+  if (!j["context"].empty()) {
+    std::cout << "  context (not hashed):\n";
+    for (const auto& p : j["context"]) std::cout << "    " << p[0].get<std::string>() << " = " << p[1].get<std::string>() << "\n";
+  }
+  std::cout << "  inputs (" << j["inputs"].size() << "):\n";
+  size_t shown = 0;
+  for (const auto& in : j["inputs"]) {
+    if (++shown > 20) {
+      std::cout << "    ... " << (j["inputs"].size() - 20) << " more\n";
+      break;
+    }
+    std::cout << "    " << in["key"].get<std::string>() << "  " << in["label"].get<std::string>()
+              << (in["cached"].get<bool>() ? "  [cached]" : "  [to run]") << "\n";
+  }
+  std::cout << "  status: " << j["status"].get<std::string>() << ": " << j["reason"].get<std::string>() << "\n";
+  if (j.contains("provenance")) {
+    const auto& pv = j["provenance"];
+    std::cout << "  last result: " << pv["tool_version"].get<std::string>() << ", " << pv["device"].get<std::string>()
+              << ", " << util::human_duration(pv["duration_s"].get<double>()) << "\n";
+  }
+}
+
+int cmd_plan(const PlanArgs& a) {
+  dsl::Review r = load_or_exit(a.experiment);
+  auto cache = cache::Cache::open(a.cache);
+  plan::Plan p = plan_or_exit(r, *cache);
+  auto done = cache->done_keys();
+
+  if (!a.explain.empty()) {
+    std::string prefix = a.explain;
+    for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    json all = json::array();
+    for (const auto& s : p.steps)
+      if (s.key.hex().compare(0, prefix.size(), prefix) == 0) all.push_back(explain_json(p, s, *cache, done));
+    if (all.empty()) {
+      std::cerr << "ghx: error: no step of this plan has a key starting with '" << a.explain << "'\n";
+      return 2;
+    }
+    if (a.json) std::cout << json({{"steps", all}}).dump(2) << "\n";
+    else
+      for (const auto& j : all) print_explain(j);
+    return 0;
+  }
+
+  std::map<std::string, std::pair<int64_t, int64_t>> by_kind;  // total, to_run
+  int64_t cached = 0;
+  for (const auto& s : p.steps) {
+    auto& k = by_kind[plan::kind_name(s.kind)];
+    ++k.first;
+    if (done.count(s.key)) ++cached;
+    else ++k.second;
+  }
+  int64_t total = static_cast<int64_t>(p.steps.size());
+  if (a.json) {
+    json bk = json::object();
+    for (const auto& [k, v] : by_kind) bk[k] = {{"total", v.first}, {"to_run", v.second}};
+    json prompts = json::array();
+    for (const auto& pr : p.prompts) {
+      json o = {{"section", pr.section}, {"id", pr.id}, {"original", pr.original}, {"final", pr.final_text}, {"rules", pr.rules}};
+      if (!pr.checkpoint.empty()) o["checkpoint"] = pr.checkpoint;
+      prompts.push_back(o);
+    }
+    json out = {{"experiment", {{"name", r.name}, {"version", r.version}}},
+                {"steps", {{"total", total}, {"cached", cached}, {"to_run", total - cached}, {"by_kind", bk}}},
+                {"prompts", prompts}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << r.name << " v" << r.version << ": " << total << " steps, " << cached << " cached, " << (total - cached)
+              << " to run\n";
+    for (const auto& [k, v] : by_kind)
+      std::printf("  %-16s %8lld total %8lld to run\n", k.c_str(), static_cast<long long>(v.first),
+                  static_cast<long long>(v.second));
+  }
+  return 0;
+}
+
+// ---- run -----------------------------------------------------------------------------------
+
+struct RunArgs {
+  std::string experiment, cache = "cache", out;
+  bool keep_going = false, json = false;
+  int jobs = 1;
+};
+
+int cmd_run(const RunArgs& a) {
+  dsl::Review r = load_or_exit(a.experiment);
+  auto cache = cache::Cache::open(a.cache);
+  plan::Plan p = plan_or_exit(r, *cache);
+  std::string out_dir = a.out.empty() ? default_out(r) : a.out;
+  std::string templates = report::templates_dir();
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  models::set_torch_threads(0);
+
+  exec::ConsoleProgress progress(stderr, exec::ConsoleProgress::is_smart_terminal(stderr));
+  exec::RunOptions opts;
+  opts.jobs = a.jobs;
+  opts.keep_going = a.keep_going ? exec::KeepGoing::yes : exec::KeepGoing::no;
+  opts.interrupted = &g_interrupted;
+  opts.progress = &progress;
+  opts.tool_version = tool_version();
+  auto executors = exec::ExecutorSet::builtin();
+  exec::RunSummary sum = exec::run_plan(p, *cache, *executors, opts);
+
+  std::string report_path;
+  if (!sum.interrupted && sum.failed == 0) {
+    for (uint32_t ri : p.report_steps) {
+      if (auto bytes = cache->get(p.steps[ri].key)) {
+        report::write_report(json::parse(*bytes), out_dir, templates);
+        report_path = out_dir;
+      }
+    }
+  }
+  for (const auto& f : sum.failures) std::cerr << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
+  if (a.json) {
+    json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed},
+              {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
+              {"report", report_path.empty() ? json(nullptr) : json(report_path)}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, "
+              << sum.failed << " failed";
+    if (sum.skipped) std::cout << ", " << sum.skipped << " not run";
+    std::cout << "\n";
+    if (!report_path.empty()) std::cout << "report: " << report_path << "/report.html\n";
+  }
+  if (sum.interrupted) {
+    std::cerr << "ghx: interrupted; finished steps are in the cache, run again to continue\n";
+    return 130;
+  }
+  return sum.failed > 0 ? 1 : 0;
+}
+
+// ---- cache ---------------------------------------------------------------------------------
+
+int cmd_cache(const std::string& what, const std::string& dir, bool as_json, bool repair) {
+  if (!fs::exists(dir + "/ghx.db")) throw Error(dir + ": no ghx cache here");
+  auto c = cache::Cache::open(dir);
+  if (what == "stats") {
+    cache::Stats s = c->stats();
+    if (as_json) {
+      json bk = json::object();
+      for (const auto& [k, v] : s.by_kind) bk[k] = {{"done", v.done}, {"failed", v.failed}, {"bytes", v.bytes}};
+      std::cout << json({{"by_kind", bk}, {"blobs", s.blobs}, {"blob_bytes", s.blob_bytes}, {"db_bytes", s.db_bytes},
+                         {"file_hashes", s.file_hashes}})
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "cache " << dir << ": " << s.blobs << " blobs, " << s.blob_bytes << " bytes; index " << s.db_bytes
+                << " bytes; " << s.file_hashes << " memoised file hashes\n";
+      for (const auto& [k, v] : s.by_kind)
+        std::printf("  %-16s %8lld done %6lld failed %12lld bytes\n", k.c_str(), static_cast<long long>(v.done),
+                    static_cast<long long>(v.failed), static_cast<long long>(v.bytes));
+    }
+    return 0;
+  }
+  if (what == "verify") {
+    exec::ConsoleProgress progress(stderr, !as_json && exec::ConsoleProgress::is_smart_terminal(stderr));
+    bool started = false;
+    cache::VerifyReport v = c->verify(repair ? cache::Repair::yes : cache::Repair::no, [&](int64_t d, int64_t t) {
+      if (!started) {
+        progress.start(t);
+        started = true;
+      }
+      progress.advance(1, "verify");
+      (void)d;
+    });
+    if (started) progress.finish();
+    if (as_json) {
+      json bad = json::array();
+      for (const auto& [k, why] : v.bad) bad.push_back({{"key", k}, {"problem", why}});
+      std::cout << json({{"checked", v.checked}, {"bad", bad}, {"repaired", v.repaired}}).dump() << "\n";
+    } else {
+      for (const auto& [k, why] : v.bad) std::cout << k << ": " << why << (repair ? " (dropped)" : "") << "\n";
+      std::cout << v.checked << " entries checked, " << v.bad.size() << " bad";
+      if (repair) std::cout << ", " << v.repaired << " dropped (they will be recomputed)";
+      else if (!v.bad.empty()) std::cout << "; run 'ghx cache verify --repair' to drop them";
+      std::cout << "\n";
+    }
+    return v.bad.empty() || repair ? 0 : 3;
+  }
+  cache::GcReport g = c->gc();
+  if (as_json) {
+    std::cout << json({{"orphan_blobs", g.orphan_blobs}, {"temp_files", g.temp_files}, {"failed_rows", g.failed_rows},
+                       {"bytes_freed", g.bytes_freed}})
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "removed " << g.orphan_blobs << " unreferenced blobs, " << g.temp_files << " temporary files, "
+              << g.failed_rows << " failure records; " << g.bytes_freed << " bytes freed\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"ghx: reviews Stable Diffusion checkpoints (CONTRACT.md)", "ghx"};
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version");
+
+  PlanArgs pa;
+  auto* plan_cmd = app.add_subcommand("plan", "Expand a review into keyed steps; counts cached and to-run");
+  plan_cmd->add_option("experiment", pa.experiment, "Experiment TOML")->required();
+  plan_cmd->add_option("--cache", pa.cache, "Cache folder (default ./cache)");
+  plan_cmd->add_flag("--json", pa.json, "Machine-readable output");
+  plan_cmd->add_option("--explain", pa.explain, "Explain the steps whose key starts with this prefix");
+
+  RunArgs ra;
+  auto* run_cmd = app.add_subcommand("run", "Run what the cache does not hold, then write the report");
+  run_cmd->add_option("experiment", ra.experiment, "Experiment TOML")->required();
+  run_cmd->add_option("--cache", ra.cache, "Cache folder (default ./cache)");
+  run_cmd->add_option("--out", ra.out, "Report folder (default ./reports/<name>-v<version>)");
+  run_cmd->add_flag("--keep-going", ra.keep_going, "Go on after a failed step (its dependents are skipped)");
+  run_cmd->add_option("--jobs", ra.jobs, "Batches run at once")->check(CLI::Range(1, 256));
+  run_cmd->add_flag("--json", ra.json, "Machine-readable summary on stdout");
+
+  std::string cache_dir = "cache";
+  bool cache_json = false, repair = false;
+  auto* cache_cmd = app.add_subcommand("cache", "Inspect and maintain the cache");
+  cache_cmd->require_subcommand(1);
+  for (const char* name : {"stats", "verify", "gc"}) {
+    auto* sc = cache_cmd->add_subcommand(name, std::string(name) == "stats"    ? "Entries and sizes by kind"
+                                               : std::string(name) == "verify" ? "Re-hash every blob; --repair drops bad entries"
+                                                                               : "Remove unreferenced blobs and temporary files");
+    sc->add_option("--cache", cache_dir, "Cache folder (default ./cache)");
+    sc->add_flag("--json", cache_json, "Machine-readable output");
+    if (std::string(name) == "verify") sc->add_flag("--repair", repair, "Drop corrupt entries so they are recomputed");
+  }
+
+  std::string tiny_dir;
+  auto* models_cmd = app.add_subcommand("models", "Model files");
+  models_cmd->require_subcommand(1);
+  auto* tiny_cmd = models_cmd->add_subcommand("tiny", "Write tiny random weights in the real layouts (demo, tests)");
+  tiny_cmd->add_option("dir", tiny_dir, "Output folder")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    if (show_version) {
+      std::cout << tool_version() << "\n";
+      return 0;
+    }
+    if (*plan_cmd) return cmd_plan(pa);
+    if (*run_cmd) return cmd_run(ra);
+    if (*cache_cmd) {
+      for (const char* name : {"stats", "verify", "gc"})
+        if (*cache_cmd->get_subcommand(name)) return cmd_cache(name, cache_dir, cache_json, repair);
+    }
+    if (*tiny_cmd) {
+      std::cout << models::write_tiny_vgg19(tiny_dir) << "\n";
+      return 0;
+    }
+    std::cout << app.help();
+    return 2;
+  } catch (const Exit& e) {
+    return e.code;
+  }
+}
+
+}  // namespace ghx::cli

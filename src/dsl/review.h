@@ -1,0 +1,128 @@
+#pragma once
+// The typed review: what an experiment file and its suites declare, after validation.
+// Owns no behaviour beyond small lookups; built by dsl/loader.h, read by plan/.
+// Paths are resolved (relative to the file that named them) and checked to exist by the loader;
+// they never enter step keys (files enter by content, see plan/file_hasher.h).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/diagnostics.h"
+
+namespace ghx::dsl {
+
+struct Hires {
+  double scale = 2.0;
+  std::string upscaler = "Latent";
+  double denoising_strength = 0.5;
+  int64_t second_pass_steps = 0;
+};
+
+/// Generation settings; [generation] gives defaults, a [[section]] may override any key.
+struct Generation {
+  std::string backend = "synthetic";
+  std::vector<std::string> endpoints;
+  std::string sampler = "DPM++ 2M Karras";
+  int64_t steps = 30;
+  double cfg_scale = 6.0;
+  int64_t width = 512;
+  int64_t height = 768;
+  int64_t batch_size = 4;
+  int64_t n_iter = 8;
+  std::string negative_prompt;
+  std::string vae;
+  int64_t clip_skip = 1;
+  std::optional<Hires> hires;
+  int64_t images_per_prompt() const { return batch_size * n_iter; }
+};
+
+struct Checkpoint {
+  std::string name;
+  std::string file;          ///< resolved path, or "" when only backend_name is given
+  std::string backend_name;  ///< how the backend knows it, or ""
+  std::string sha256;        ///< optional pin (lowercase hex), or ""
+  SourcePos pos;
+};
+
+struct ModelFile {
+  std::string file;  ///< resolved path
+  std::string arch;
+  std::string layout;
+  std::string activation;
+  std::string clip;  ///< aesthetic: the [models] entry whose embedding it reads
+  SourcePos pos;
+};
+
+struct Models {
+  std::optional<ModelFile> clip;
+  std::optional<ModelFile> aesthetic;
+  std::optional<ModelFile> vgg19;
+  std::string tokenizer;  ///< resolved path or ""
+};
+
+enum class StyleLossVariant { ghostreview, normalized };
+enum class ClipScoreVariant { raw, hessel, x100 };
+
+struct MetricsConfig {
+  StyleLossVariant style_loss = StyleLossVariant::ghostreview;
+  ClipScoreVariant clip_score = ClipScoreVariant::raw;
+};
+
+struct Statistics {
+  int64_t bootstrap = 1000;
+  double ci = 0.95;
+  int64_t seed = 0;
+};
+
+struct Prompt {
+  std::string id;
+  std::string text;
+  std::optional<std::string> negative;
+  bool skip = false;
+  SourcePos pos;
+};
+
+struct Style {
+  std::string id;
+  std::vector<std::string> prompts;
+  std::string targets_dir;                ///< resolved folder
+  std::vector<std::string> target_files;  ///< resolved image files, sorted by name
+  SourcePos pos;
+};
+
+struct Suite {
+  std::string name;
+  std::string file;
+  std::vector<Prompt> prompts;
+  std::vector<Style> styles;
+};
+
+struct Section {
+  std::string id;
+  Generation generation;  ///< [generation] merged with the section's overrides
+  std::optional<Suite> prompts;
+  std::optional<Suite> styles;
+  std::vector<std::string> metrics;
+  std::optional<std::pair<int64_t, int64_t>> style_size;  ///< width, height
+  SourcePos pos;
+};
+
+struct Review {
+  std::string file;  ///< the experiment file as given
+  std::string name;
+  std::string version;
+  int64_t seed = 1;
+  std::string description;
+  Generation generation;
+  std::vector<Checkpoint> checkpoints;
+  Models models;
+  MetricsConfig metrics;
+  Statistics statistics;
+  std::vector<Section> sections;
+};
+
+const char* to_string(StyleLossVariant v);
+const char* to_string(ClipScoreVariant v);
+
+}  // namespace ghx::dsl

@@ -1,0 +1,62 @@
+#pragma once
+// Executors: the code that turns one kind of step into its result bytes.
+// Owns: the Executor interface the runner drives, and the registry of built-in executors.
+// Fails: an executor never throws out of run(); each job gets an Outcome (ok + bytes, or an
+// error message). Never: touches the cache (the runner commits outcomes).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dsl/review.h"
+#include "plan/plan.h"
+
+namespace ghx::exec {
+
+struct Job {
+  const plan::Step* step = nullptr;
+  std::vector<const std::string*> inputs;  ///< results of step->inputs, same order
+};
+
+struct Outcome {
+  bool ok = false;
+  std::string bytes;
+  std::string error;
+  double duration_s = 0;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  /// How many jobs of this kind the runner hands over at once.
+  virtual size_t max_batch() const { return 1; }
+  /// Fills `out` (same size as `jobs`). Must not throw.
+  virtual void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) = 0;
+  /// "cpu", "synthetic", "http://host:port" ... recorded as provenance.
+  virtual std::string device() const { return "cpu"; }
+};
+
+/// One executor per step kind.
+class ExecutorSet {
+ public:
+  /// The built-in executors for a review (backend chosen per generate step's "backend").
+  static std::unique_ptr<ExecutorSet> builtin();
+  virtual ~ExecutorSet() = default;
+  /// Null if no executor handles this kind.
+  virtual Executor* get(plan::StepKind kind) = 0;
+};
+
+/// A table-driven set; tests put fakes in it.
+class SimpleExecutorSet : public ExecutorSet {
+ public:
+  void set(plan::StepKind kind, std::unique_ptr<Executor> e) { m_exec[static_cast<int>(kind)] = std::move(e); }
+  Executor* get(plan::StepKind kind) override { return m_exec[static_cast<int>(kind)].get(); }
+
+ private:
+  std::unique_ptr<Executor> m_exec[plan::k_step_kind_count];
+};
+
+/// The synthetic test backend's picture for one generate step (BGR, width x height).
+/// Deterministic in (prompt, negative, seed, checkpoint identity, size) and nothing else.
+std::string synthetic_png(const plan::Step& step);
+
+}  // namespace ghx::exec

@@ -1,0 +1,237 @@
+// The built-in executors: generate (synthetic backend), VGG19 style features of targets and of
+// generated images, the style_loss metric, aggregates and the review's results.
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "exec/executor.h"
+#include "exec/statistics.h"
+#include "models/style.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/png.h"
+
+namespace ghx::exec {
+
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// Runs `fn` for each job, turning exceptions into failed outcomes.
+template <typename Fn>
+void each_job(const std::vector<Job>& jobs, std::vector<Outcome>& out, Fn fn) {
+  out.assign(jobs.size(), Outcome{});
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto t0 = Clock::now();
+    try {
+      out[i].bytes = fn(jobs[i]);
+      out[i].ok = true;
+    } catch (const std::exception& e) {
+      out[i].error = e.what();
+    }
+    out[i].duration_s = seconds_since(t0);
+  }
+}
+
+class GenerateExecutor : public Executor {
+ public:
+  size_t max_batch() const override { return 8; }
+  std::string device() const override { return "synthetic"; }
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    each_job(jobs, out, [](const Job& j) {
+      const std::string& backend = j.step->param("backend");
+      if (backend != "synthetic")
+        throw Error("backend '" + backend + "' is not implemented yet (only 'synthetic')");
+      return synthetic_png(*j.step);
+    });
+  }
+};
+
+std::pair<int, int> parse_size(const std::string& s) {
+  auto x = s.find('x');
+  if (x == std::string::npos) throw Error("bad size '" + s + "'");
+  return {std::stoi(s.substr(0, x)), std::stoi(s.substr(x + 1))};
+}
+
+/// BGR image -> RGB at the requested size (INTER_AREA to shrink, bicubic to enlarge).
+cv::Mat prepare(const cv::Mat& bgr, int w, int h) {
+  cv::Mat resized;
+  if (bgr.cols == w && bgr.rows == h) {
+    resized = bgr;
+  } else {
+    int interp = (w < bgr.cols && h < bgr.rows) ? cv::INTER_AREA : cv::INTER_CUBIC;
+    cv::resize(bgr, resized, cv::Size(w, h), 0, 0, interp);
+  }
+  cv::Mat rgb;
+  cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+/// VGG19 Gram matrices, for target files (target_features) and generated images
+/// (image_features). Models are loaded once per weights hash.
+class StyleFeaturesExecutor : public Executor {
+ public:
+  explicit StyleFeaturesExecutor(bool targets) : m_targets(targets) {}
+  size_t max_batch() const override { return 4; }
+
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    out.assign(jobs.size(), Outcome{});
+    // Group by (model, size): one forward pass per group.
+    std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const auto& s = *jobs[i].step;
+      groups[{s.param("model.sha256"), s.param("resize")}].push_back(i);
+    }
+    for (const auto& [gk, idx] : groups) {
+      auto t0 = Clock::now();
+      std::vector<cv::Mat> imgs;
+      std::vector<size_t> ok_idx;
+      for (size_t i : idx) {
+        try {
+          imgs.push_back(load(jobs[i], parse_size(gk.second)));
+          ok_idx.push_back(i);
+        } catch (const std::exception& e) {
+          out[i].error = e.what();
+        }
+      }
+      if (imgs.empty()) continue;
+      try {
+        models::Vgg19Style& vgg = model(*jobs[idx[0]].step);
+        std::vector<models::GramSet> grams = vgg.grams(imgs);
+        double dt = seconds_since(t0) / static_cast<double>(ok_idx.size());
+        for (size_t k = 0; k < ok_idx.size(); ++k) {
+          out[ok_idx[k]].bytes = models::serialize_grams(grams[k]);
+          out[ok_idx[k]].ok = true;
+          out[ok_idx[k]].duration_s = dt;
+        }
+      } catch (const std::exception& e) {
+        for (size_t i : ok_idx) out[i].error = e.what();
+      }
+    }
+  }
+
+ private:
+  cv::Mat load(const Job& j, std::pair<int, int> size) {
+    if (m_targets) {
+      const std::string& path = j.step->param("path");
+      std::string bytes = util::read_file(path);
+      if (util::sha256_hex(bytes) != j.step->param("image.sha256"))
+        throw Error(path + ": changed since the plan was made; run again");
+      return prepare(util::decode_image(bytes, path), size.first, size.second);
+    }
+    if (j.inputs.empty() || !j.inputs[0]) throw Error("image_features step without its image");
+    return prepare(util::decode_image(*j.inputs[0], "generated image"), size.first, size.second);
+  }
+
+  models::Vgg19Style& model(const plan::Step& s) {
+    const std::string& sha = s.param("model.sha256");
+    std::lock_guard<std::mutex> lock(m_mu);
+    auto it = m_models.find(sha);
+    if (it == m_models.end()) {
+      const std::string& path = s.param("model.path");
+      if (util::sha256_file_hex(path) != sha) throw Error(path + ": changed since the plan was made; run again");
+      it = m_models.emplace(sha, models::Vgg19Style::load(path)).first;
+    }
+    return *it->second;
+  }
+
+  bool m_targets;
+  std::mutex m_mu;
+  std::map<std::string, std::unique_ptr<models::Vgg19Style>> m_models;
+};
+
+class MetricExecutor : public Executor {
+ public:
+  size_t max_batch() const override { return 64; }
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    each_job(jobs, out, [](const Job& j) {
+      const std::string& metric = j.step->param("metric");
+      if (metric != "style_loss") throw Error("metric '" + metric + "' is not implemented yet");
+      models::StyleVariant v = j.step->param("variant") == "normalized" ? models::StyleVariant::normalized
+                                                                        : models::StyleVariant::ghostreview;
+      if (j.inputs.size() < 2) throw Error("style_loss needs an image and at least one target");
+      models::GramSet image = models::deserialize_grams(*j.inputs[0]);
+      json per = json::array();
+      double sum = 0;
+      for (size_t t = 1; t < j.inputs.size(); ++t) {
+        double l = models::style_loss(image, models::deserialize_grams(*j.inputs[t]), v);
+        per.push_back(l);
+        sum += l;
+      }
+      json r = {{"value", sum / static_cast<double>(j.inputs.size() - 1)}, {"per_target", per}};
+      return r.dump();
+    });
+  }
+};
+
+class AggregateExecutor : public Executor {
+ public:
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    each_job(jobs, out, [](const Job& j) {
+      auto rows = j.step->params_named("row");
+      if (rows.size() != j.inputs.size()) throw Error("aggregate: rows and inputs differ in number");
+      std::vector<AggregateRow> out_rows;
+      out_rows.reserve(rows.size());
+      for (size_t i = 0; i < rows.size(); ++i) {
+        AggregateRow r;
+        std::vector<std::string*> f = {&r.checkpoint, &r.prompt, &r.group, &r.seed};
+        size_t start = 0, k = 0;
+        const std::string& s = *rows[i];
+        for (size_t p = 0; p <= s.size() && k < f.size(); ++p) {
+          if (p == s.size() || s[p] == plan::k_field_sep) {
+            *f[k++] = s.substr(start, p - start);
+            start = p + 1;
+          }
+        }
+        r.value = json::parse(*j.inputs[i]).at("value").get<double>();
+        out_rows.push_back(std::move(r));
+      }
+      return aggregate_json(j.step->param("section"), j.step->param("metric"), j.step->param("variant"), out_rows)
+          .dump();
+    });
+  }
+};
+
+class ReportExecutor : public Executor {
+ public:
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    each_job(jobs, out, [](const Job& j) {
+      ReviewInfo info;
+      info.name = j.step->param("experiment.name");
+      info.version = j.step->param("experiment.version");
+      info.seed = j.step->param("experiment.seed");
+      for (const std::string* c : j.step->params_named("checkpoint")) {
+        auto sep = c->find(plan::k_field_sep);
+        info.checkpoints.emplace_back(c->substr(0, sep), sep == std::string::npos ? "" : c->substr(sep + 1));
+      }
+      std::vector<json> aggs;
+      for (const std::string* in : j.inputs) aggs.push_back(json::parse(*in));
+      return compute_results(info, aggs).dump();
+    });
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExecutorSet> ExecutorSet::builtin() {
+  auto set = std::make_unique<SimpleExecutorSet>();
+  set->set(plan::StepKind::generate, std::make_unique<GenerateExecutor>());
+  set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
+  set->set(plan::StepKind::image_features, std::make_unique<StyleFeaturesExecutor>(false));
+  set->set(plan::StepKind::metric, std::make_unique<MetricExecutor>());
+  set->set(plan::StepKind::aggregate, std::make_unique<AggregateExecutor>());
+  set->set(plan::StepKind::report, std::make_unique<ReportExecutor>());
+  return set;
+}
+
+}  // namespace ghx::exec

@@ -1,0 +1,220 @@
+#include "exec/runner.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "util/error.h"
+
+namespace ghx::exec {
+
+namespace {
+
+enum class State : uint8_t { cached, pending, done, failed, skipped };
+
+class Run {
+ public:
+  Run(const plan::Plan& p, cache::Cache& c, ExecutorSet& e, const RunOptions& o)
+      : m_plan(p), m_cache(c), m_exec(e), m_opts(o), m_state(p.steps.size(), State::pending) {}
+
+  RunSummary go() {
+    const auto& steps = m_plan.steps;
+    m_sum.total = static_cast<int64_t>(steps.size());
+    auto done = m_cache.done_keys();
+    std::vector<uint32_t> fanout(steps.size(), 0);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (done.count(steps[i].key)) {
+        m_state[i] = State::cached;
+        ++m_sum.cached;
+      }
+      for (uint32_t in : steps[i].inputs) ++fanout[in];
+    }
+    for (size_t i = 0; i < steps.size(); ++i)
+      if (fanout[i] > 8) m_shared.insert(static_cast<uint32_t>(i));
+
+    // Levels: a pending step runs one level after its latest pending input.
+    std::vector<int> level(steps.size(), 0);
+    int max_level = 0;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (m_state[i] != State::pending) continue;
+      int l = 1;
+      for (uint32_t in : steps[i].inputs)
+        if (m_state[in] == State::pending) l = std::max(l, level[in] + 1);
+      level[i] = l;
+      max_level = std::max(max_level, l);
+    }
+    std::vector<std::vector<uint32_t>> by_level(max_level + 1);
+    for (size_t i = 0; i < steps.size(); ++i)
+      if (m_state[i] == State::pending) by_level[level[i]].push_back(static_cast<uint32_t>(i));
+
+    int64_t to_run = m_sum.total - m_sum.cached;
+    if (m_opts.progress) m_opts.progress->start(to_run);
+    for (int l = 1; l <= max_level; ++l) {
+      if (stopping()) break;
+      run_level(by_level[l]);
+    }
+    for (size_t i = 0; i < steps.size(); ++i)
+      if (m_state[i] == State::pending || m_state[i] == State::skipped) ++m_sum.skipped;
+    m_sum.interrupted = interrupted();
+    if (m_opts.progress) m_opts.progress->finish();
+    return m_sum;
+  }
+
+ private:
+  bool interrupted() const { return m_opts.interrupted && m_opts.interrupted->load(); }
+  bool stopping() const {
+    return interrupted() || (m_opts.keep_going == KeepGoing::no && m_any_failed.load());
+  }
+
+  void run_level(const std::vector<uint32_t>& ids) {
+    // Skip steps with a failed input; group the rest by kind, in plan order.
+    std::map<int, std::vector<uint32_t>> by_kind;
+    for (uint32_t i : ids) {
+      bool blocked = false;
+      for (uint32_t in : m_plan.steps[i].inputs)
+        if (m_state[in] == State::failed || m_state[in] == State::skipped) blocked = true;
+      if (blocked) {
+        m_state[i] = State::skipped;
+        continue;
+      }
+      by_kind[static_cast<int>(m_plan.steps[i].kind)].push_back(i);
+    }
+    std::vector<std::vector<uint32_t>> batches;
+    for (auto& [kind, v] : by_kind) {
+      Executor* ex = m_exec.get(static_cast<plan::StepKind>(kind));
+      size_t mb = ex ? std::max<size_t>(1, ex->max_batch()) : 1;
+      for (size_t s = 0; s < v.size(); s += mb)
+        batches.emplace_back(v.begin() + static_cast<long>(s), v.begin() + static_cast<long>(std::min(v.size(), s + mb)));
+    }
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (;;) {
+        if (stopping()) return;
+        size_t b = next.fetch_add(1);
+        if (b >= batches.size()) return;
+        run_batch(batches[b]);
+      }
+    };
+    int n = std::max(1, std::min<int>(m_opts.jobs, static_cast<int>(batches.size())));
+    std::vector<std::thread> threads;
+    for (int t = 1; t < n; ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+  }
+
+  /// The result bytes of step `i` (cached or just made). A corrupt or vanished cached result is
+  /// recomputed inline. Throws ghx::Error if it cannot be had.
+  std::shared_ptr<const std::string> result_of(uint32_t i, std::unordered_map<uint32_t, std::shared_ptr<const std::string>>& memo) {
+    auto it = memo.find(i);
+    if (it != memo.end()) return it->second;
+    if (m_shared.count(i)) {
+      std::lock_guard<std::mutex> lock(m_shared_mu);
+      auto s = m_shared_results.find(i);
+      if (s != m_shared_results.end()) return memo[i] = s->second;
+    }
+    std::shared_ptr<const std::string> r;
+    if (auto bytes = m_cache.get(m_plan.steps[i].key)) {
+      r = std::make_shared<const std::string>(std::move(*bytes));
+    } else {
+      std::vector<Outcome> out;
+      execute({i}, out, memo);
+      if (!out[0].ok) throw Error("input " + m_plan.steps[i].label() + " failed: " + out[0].error);
+      r = std::make_shared<const std::string>(std::move(out[0].bytes));
+    }
+    if (m_shared.count(i)) {
+      std::lock_guard<std::mutex> lock(m_shared_mu);
+      m_shared_results[i] = r;
+    }
+    return memo[i] = r;
+  }
+
+  /// Runs one batch of steps of one kind and commits every outcome.
+  void execute(const std::vector<uint32_t>& ids, std::vector<Outcome>& out,
+               std::unordered_map<uint32_t, std::shared_ptr<const std::string>>& memo) {
+    const plan::Step& first = m_plan.steps[ids[0]];
+    Executor* ex = m_exec.get(first.kind);
+    out.assign(ids.size(), Outcome{});
+    std::vector<Job> jobs;
+    std::vector<size_t> job_pos;
+    std::vector<std::vector<std::shared_ptr<const std::string>>> hold(ids.size());
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const plan::Step& s = m_plan.steps[ids[k]];
+      if (!ex) {
+        out[k].error = std::string("no executor for step kind '") + plan::kind_name(s.kind) + "'";
+        continue;
+      }
+      try {
+        Job j;
+        j.step = &s;
+        for (uint32_t in : s.inputs) {
+          hold[k].push_back(result_of(in, memo));
+          j.inputs.push_back(hold[k].back().get());
+        }
+        jobs.push_back(std::move(j));
+        job_pos.push_back(k);
+      } catch (const std::exception& e) {
+        out[k].error = e.what();
+      }
+    }
+    if (!jobs.empty()) {
+      std::vector<Outcome> got;
+      ex->run(jobs, got);
+      for (size_t j = 0; j < jobs.size(); ++j) out[job_pos[j]] = std::move(got[j]);
+    }
+    for (size_t k = 0; k < ids.size(); ++k) commit(ids[k], out[k], ex ? ex->device() : "none");
+  }
+
+  void run_batch(const std::vector<uint32_t>& ids) {
+    std::unordered_map<uint32_t, std::shared_ptr<const std::string>> memo;
+    std::vector<Outcome> out;
+    execute(ids, out, memo);
+    if (m_opts.progress) m_opts.progress->advance(static_cast<int64_t>(ids.size()), plan::kind_name(m_plan.steps[ids[0]].kind));
+  }
+
+  void commit(uint32_t i, Outcome& o, const std::string& device) {
+    const plan::Step& s = m_plan.steps[i];
+    cache::Provenance prov{m_opts.tool_version, o.duration_s, device};
+    try {
+      if (o.ok) m_cache.put(s.key, plan::kind_name(s.kind), o.bytes, prov);
+      else m_cache.put_failure(s.key, plan::kind_name(s.kind), o.error, prov);
+    } catch (const std::exception& e) {
+      if (o.ok) {
+        o.ok = false;
+        o.error = std::string("cannot store result: ") + e.what();
+      }
+    }
+    std::lock_guard<std::mutex> lock(m_sum_mu);
+    if (o.ok) {
+      m_state[i] = State::done;
+      ++m_sum.executed;
+    } else {
+      m_state[i] = State::failed;
+      ++m_sum.failed;
+      m_any_failed = true;
+      m_sum.failures.push_back({s.key.hex(), s.label(), o.error});
+    }
+  }
+
+  const plan::Plan& m_plan;
+  cache::Cache& m_cache;
+  ExecutorSet& m_exec;
+  const RunOptions& m_opts;
+  std::vector<State> m_state;
+  RunSummary m_sum;
+  std::mutex m_sum_mu;
+  std::atomic<bool> m_any_failed{false};
+  std::unordered_set<uint32_t> m_shared;  // steps with many users: results kept in memory
+  std::unordered_map<uint32_t, std::shared_ptr<const std::string>> m_shared_results;
+  std::mutex m_shared_mu;
+};
+
+}  // namespace
+
+RunSummary run_plan(const plan::Plan& plan, cache::Cache& cache, ExecutorSet& executors, const RunOptions& opts) {
+  return Run(plan, cache, executors, opts).go();
+}
+
+}  // namespace ghx::exec

@@ -1,0 +1,49 @@
+#pragma once
+// The runner: executes the steps of a plan that the cache does not hold, in dependency order.
+// Owns: scheduling (levels of the DAG; within a level, batches of one kind, max_batch() each,
+// on --jobs worker threads), committing each outcome to the cache as soon as its batch ends,
+// failure propagation (a failed step skips its dependents only), interruption (stop handing
+// out batches; batches in flight finish and commit).
+// Fails: never throws for a step's failure (recorded in the summary and the cache). A corrupt
+// cached input is dropped by the cache and recomputed here, inline, before its user runs.
+#include <atomic>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "cache/cache.h"
+#include "exec/executor.h"
+#include "exec/progress.h"
+#include "plan/plan.h"
+
+namespace ghx::exec {
+
+enum class KeepGoing { no, yes };
+
+struct RunOptions {
+  int jobs = 1;
+  KeepGoing keep_going = KeepGoing::no;
+  const std::atomic<bool>* interrupted = nullptr;
+  Progress* progress = nullptr;
+  std::string tool_version;
+};
+
+struct FailedStep {
+  std::string key;
+  std::string label;
+  std::string error;
+};
+
+struct RunSummary {
+  int64_t total = 0;
+  int64_t cached = 0;
+  int64_t executed = 0;   ///< ran and succeeded (including inline recomputations)
+  int64_t failed = 0;
+  int64_t skipped = 0;    ///< not run: an input failed, or the run stopped early
+  bool interrupted = false;
+  std::vector<FailedStep> failures;
+};
+
+RunSummary run_plan(const plan::Plan& plan, cache::Cache& cache, ExecutorSet& executors, const RunOptions& opts);
+
+}  // namespace ghx::exec

@@ -1,0 +1,65 @@
+#include "plan/key.h"
+
+#include <cstring>
+
+namespace ghx::plan {
+
+namespace {
+const char* const k_kind_names[k_step_kind_count] = {"generate", "target_features", "image_features",
+                                                     "metric",   "aggregate",       "report"};
+// Executor versions, in StepKind order. See kind_version().
+const int k_kind_versions[k_step_kind_count] = {1, 1, 1, 1, 1, 1};
+
+void put_field(std::string& buf, char tag, std::string_view value) {
+  buf.push_back(tag);
+  uint32_t n = static_cast<uint32_t>(value.size());
+  char len[4] = {char(n & 0xff), char((n >> 8) & 0xff), char((n >> 16) & 0xff), char((n >> 24) & 0xff)};
+  buf.append(len, 4);
+  buf.append(value.data(), value.size());
+}
+}  // namespace
+
+const char* kind_name(StepKind k) { return k_kind_names[static_cast<int>(k)]; }
+
+bool kind_from_name(std::string_view name, StepKind* out) {
+  for (int i = 0; i < k_step_kind_count; ++i) {
+    if (name == k_kind_names[i]) {
+      *out = static_cast<StepKind>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+int kind_version(StepKind k) { return k_kind_versions[static_cast<int>(k)]; }
+
+std::string step_key_input(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
+  std::string buf;
+  size_t guess = 64 + input_keys.size() * 17;
+  for (const auto& [n, v] : params) guess += n.size() + v.size() + 10;
+  buf.reserve(guess);
+  put_field(buf, 'S', "ghx-step-key/" + std::to_string(k_key_schema));
+  put_field(buf, 'K', kind_name(kind));
+  put_field(buf, 'V', std::to_string(kind_version(kind)));
+  for (const auto& [n, v] : params) {
+    put_field(buf, 'N', n);
+    put_field(buf, 'P', v);
+  }
+  put_field(buf, 'I', std::to_string(input_keys.size()));
+  for (const auto& k : input_keys) {
+    char raw[16];
+    for (int i = 0; i < 8; ++i) {
+      raw[i] = char((k.hi >> (56 - 8 * i)) & 0xff);
+      raw[8 + i] = char((k.lo >> (56 - 8 * i)) & 0xff);
+    }
+    buf.push_back('k');
+    buf.append(raw, 16);
+  }
+  return buf;
+}
+
+StepKey step_key(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
+  return util::xxh3_128(step_key_input(kind, params, input_keys));
+}
+
+}  // namespace ghx::plan

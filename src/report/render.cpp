@@ -1,0 +1,178 @@
+#include "report/render.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include <kainjow/mustache.hpp>
+
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strings.h"
+
+namespace ghx::report {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using kainjow::mustache::data;
+using kainjow::mustache::mustache;
+
+std::string format_metric(double v) {
+  if (std::isnan(v)) return "n/a";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.5g", v == 0 ? 0.0 : v);
+  return buf;
+}
+
+std::string format_z(double v) {
+  if (std::isnan(v)) return "n/a";
+  return util::fixed_double(v, 4);
+}
+
+std::string templates_dir() {
+  if (const char* env = std::getenv("GHX_TEMPLATES")) return env;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const fs::path& cand : {exe.parent_path() / "../reports_templates", exe.parent_path() / "../../reports_templates"})
+      if (fs::exists(cand / "report.md.mustache", ec)) return cand.lexically_normal().string();
+  }
+  return std::string(GHX_SOURCE_DIR) + "/reports_templates";
+}
+
+namespace {
+
+double num(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+
+bool is_z(const std::string& m) { return m.rfind("z.", 0) == 0; }
+
+/// Every metric name present, sorted; plain metrics first, z-scores after.
+std::vector<std::string> metric_names(const json& results) {
+  std::set<std::string> names;
+  for (const auto& c : results["checkpoints"])
+    for (auto it = c["metrics"].begin(); it != c["metrics"].end(); ++it) names.insert(it.key());
+  std::vector<std::string> plain, z;
+  for (const auto& n : names) (is_z(n) ? z : plain).push_back(n);
+  plain.insert(plain.end(), z.begin(), z.end());
+  return plain;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += "\"\"";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+data build_view(const json& results) {
+  data view;
+  const json& ex = results["experiment"];
+  view.set("name", ex.value("name", ""));
+  view.set("version", ex.value("version", ""));
+  view.set("seed", ex.value("seed", ""));
+  view.set("score_rule", results.value("score", ""));
+
+  std::vector<std::string> metrics = metric_names(results);
+  std::vector<std::string> headline;  // no per-group breakdown in the ranking table
+  for (const auto& m : metrics)
+    if (m.find('.') == std::string::npos || (is_z(m) && m.find('.', 2) == std::string::npos)) headline.push_back(m);
+
+  data head{data::type::list};
+  for (const auto& m : headline) head.push_back(data("name", m));
+  view.set("metric_headers", head);
+
+  data rows{data::type::list};
+  for (const auto& c : results["checkpoints"]) {
+    data row;
+    row.set("rank", std::to_string(c["rank"].get<int>()));
+    row.set("name", c["name"].get<std::string>());
+    std::string id = c["identity"].get<std::string>();
+    row.set("identity", id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id);
+    row.set("score", format_z(num(c["score"])));
+    data cells{data::type::list};
+    for (const auto& m : headline) {
+      double v = c["metrics"].contains(m) ? num(c["metrics"][m]) : std::nan("");
+      cells.push_back(data("value", is_z(m) ? format_z(v) : format_metric(v)));
+    }
+    row.set("cells", cells);
+    rows.push_back(row);
+  }
+  view.set("checkpoints", rows);
+
+  data secs{data::type::list};
+  for (const auto& s : results["sections"]) {
+    data sec;
+    sec.set("id", s["id"].get<std::string>());
+    std::string metric = s["metric"].get<std::string>();
+    sec.set("metric", metric);
+    sec.set("variant", s["variant"].get<std::string>());
+    sec.set("images", std::to_string(s["images"].get<int64_t>()));
+    sec.set("prompts", std::to_string(s["prompts"].get<int64_t>()));
+    data gh{data::type::list};
+    for (const auto& g : s["groups"]) gh.push_back(data("name", g.get<std::string>()));
+    sec.set("group_headers", gh);
+    data grows{data::type::list};
+    for (const auto& c : results["checkpoints"]) {
+      data row;
+      row.set("name", c["name"].get<std::string>());
+      data cells{data::type::list};
+      for (const auto& g : s["groups"]) {
+        std::string key = metric + "." + g.get<std::string>();
+        double v = c["metrics"].contains(key) ? num(c["metrics"][key]) : std::nan("");
+        cells.push_back(data("value", format_metric(v)));
+      }
+      row.set("cells", cells);
+      grows.push_back(row);
+    }
+    sec.set("rows", grows);
+    secs.push_back(sec);
+  }
+  view.set("sections", secs);
+  return view;
+}
+
+std::string render_template(const std::string& dir, const std::string& name, const data& view) {
+  std::string path = dir + "/" + name;
+  if (!util::file_exists(path)) throw Error(path + ": report template not found");
+  mustache tmpl(util::read_file(path));
+  if (!tmpl.is_valid()) throw Error(path + ": " + tmpl.error_message());
+  return tmpl.render(view);
+}
+
+}  // namespace
+
+Rendered render(const json& results, const std::string& templates) {
+  Rendered r;
+  data view = build_view(results);
+  r.markdown = render_template(templates, "report.md.mustache", view);
+  r.html = render_template(templates, "report.html.mustache", view);
+  r.json = results.dump(2) + "\n";
+  std::vector<std::string> metrics = metric_names(results);
+  r.csv = "rank,checkpoint,identity,score";
+  for (const auto& m : metrics) r.csv += "," + csv_field(m);
+  r.csv += "\n";
+  for (const auto& c : results["checkpoints"]) {
+    r.csv += std::to_string(c["rank"].get<int>()) + "," + csv_field(c["name"].get<std::string>()) + "," +
+             csv_field(c["identity"].get<std::string>()) + "," + util::shortest_double(num(c["score"]));
+    for (const auto& m : metrics)
+      r.csv += "," + (c["metrics"].contains(m) ? util::shortest_double(num(c["metrics"][m])) : std::string());
+    r.csv += "\n";
+  }
+  return r;
+}
+
+std::string write_report(const json& results, const std::string& out_dir, const std::string& templates) {
+  Rendered r = render(results, templates);
+  util::write_file_atomic(out_dir + "/report.md", r.markdown);
+  util::write_file_atomic(out_dir + "/report.html", r.html);
+  util::write_file_atomic(out_dir + "/results.json", r.json);
+  util::write_file_atomic(out_dir + "/results.csv", r.csv);
+  return out_dir;
+}
+
+}  // namespace ghx::report

@@ -1,0 +1,33 @@
+#pragma once
+// Renders a review's results document into the report folder: report.md, report.html (mustache
+// templates from reports_templates/), results.json and results.csv.
+// Same results => same bytes: no timestamps, no absolute paths, numbers in fixed formats, keys
+// in a fixed order. Text from TOML is escaped in HTML ({{x}}); the Markdown template uses
+// raw text. Fails: throws ghx::Error (missing template, unwritable folder).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ghx::report {
+
+struct Rendered {
+  std::string markdown;
+  std::string html;
+  std::string json;
+  std::string csv;
+};
+
+/// The folder holding report.md.mustache and report.html.mustache: $GHX_TEMPLATES, else
+/// <executable>/../reports_templates or <executable>/../../reports_templates, else the source tree's.
+std::string templates_dir();
+
+Rendered render(const nlohmann::json& results, const std::string& templates);
+
+/// Writes the four files atomically; returns the folder.
+std::string write_report(const nlohmann::json& results, const std::string& out_dir, const std::string& templates);
+
+/// "%.5g" for metric values, "%.4f" for z-scores and scores (fixed formats, every machine alike).
+std::string format_metric(double v);
+std::string format_z(double v);
+
+}  // namespace ghx::report

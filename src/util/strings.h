@@ -1,0 +1,21 @@
+#pragma once
+// String helpers: number formatting that is the same on every machine, and spelling help.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ghx::util {
+
+/// Shortest decimal that reads back to the same double ("0.8", "1", "0.65"); used in step keys.
+std::string shortest_double(double v);
+/// Fixed notation with `decimals` digits ("%.*f"); "nan" for NaN. Used in reports.
+std::string fixed_double(double v, int decimals);
+/// Levenshtein distance.
+size_t edit_distance(std::string_view a, std::string_view b);
+/// The candidate nearest to `word` if it is close enough to be a plausible typo, else "".
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+/// Human duration: "850ms", "12.3s", "4m05s", "1h02m".
+std::string human_duration(double seconds);
+
+}  // namespace ghx::util
