@@ -107,7 +107,7 @@ TEST_CASE("safetensors: F32 round trip keeps names, shapes, values and metadata"
     REQUIRE(f.info(name).shape == tensor.shape);
     const std::vector<float> back = f.to_float(name);
     REQUIRE(back.size() == tensor.data.size());
-    REQUIRE(std::memcmp(back.data(), tensor.data.data(), back.size() * 4) == 0);
+    REQUIRE((back.empty() || std::memcmp(back.data(), tensor.data.data(), back.size() * 4) == 0));
   }
   REQUIRE(std::signbit(f.to_float("b.weight")[4]));  // -0 survives bit-exactly
 }

@@ -1,0 +1,133 @@
+// Mirrors src/cache/: index + blob store, corruption handling, verify, gc, format version.
+#include <catch2/catch.hpp>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <filesystem>
+
+#include "cache/cache.h"
+#include "support.h"
+#include "util/error.h"
+
+using namespace ghx;
+namespace fs = std::filesystem;
+
+namespace {
+plan::StepKey key(int i) { return plan::step_key(plan::StepKind::metric, {{"i", std::to_string(i)}}, {}); }
+cache::Provenance prov() { return {"ghx test", 0.5, "cpu"}; }
+
+/// Flips a byte of the blob that holds `k`'s result.
+void corrupt(cache::Cache& c, const plan::StepKey& k) {
+  auto rec = c.record(k);
+  REQUIRE(rec);
+  std::string path = c.dir() + "/objects/" + rec->blob.substr(0, 2) + "/" + rec->blob.substr(2);
+  std::string data = test::read_text(path);
+  data[0] ^= 0x20;
+  test::write_text(path, data);
+}
+}  // namespace
+
+TEST_CASE("results round-trip with provenance", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  c->put(key(1), "metric", "hello", prov());
+  CHECK(c->get(key(1)) == std::optional<std::string>("hello"));
+  CHECK_FALSE(c->get(key(2)));
+  CHECK(c->done_keys().count(key(1)) == 1);
+  auto rec = c->record(key(1));
+  REQUIRE(rec);
+  CHECK(rec->provenance.device == "cpu");
+  CHECK(rec->provenance.tool_version == "ghx test");
+  CHECK(rec->kind == "metric");
+  // content addressed: the blob's name is its content hash, under objects/ab/
+  CHECK(fs::exists(t.path() + "/c/objects/" + rec->blob.substr(0, 2) + "/" + rec->blob.substr(2)));
+  // survives reopening
+  c.reset();
+  auto c2 = cache::Cache::open(t / "c");
+  CHECK(c2->get(key(1)) == std::optional<std::string>("hello"));
+}
+
+TEST_CASE("failures are recorded but are not results", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  c->put_failure(key(3), "generate", "server said 500", prov());
+  CHECK(c->done_keys().empty());
+  CHECK(c->record(key(3))->error == "server said 500");
+  c->put(key(3), "generate", "ok now", prov());
+  CHECK(c->done_keys().count(key(3)) == 1);
+}
+
+TEST_CASE("a corrupt blob is a miss, never data", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  std::vector<std::string> warnings;
+  c->set_warning_sink([&](const std::string& w) { warnings.push_back(w); });
+  c->put(key(1), "metric", "payload one", prov());
+  corrupt(*c, key(1));
+  CHECK_FALSE(c->get(key(1)));
+  CHECK(warnings.size() == 1);
+  CHECK(c->done_keys().count(key(1)) == 0);  // dropped: it will be recomputed
+}
+
+TEST_CASE("verify finds corrupt and missing blobs; --repair drops them", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  for (int i = 0; i < 5; ++i) c->put(key(i), "metric", "payload " + std::to_string(i), prov());
+  corrupt(*c, key(1));
+  auto rec = c->record(key(3));
+  fs::remove(t.path() + "/c/objects/" + rec->blob.substr(0, 2) + "/" + rec->blob.substr(2));
+  cache::VerifyReport v = c->verify(cache::Repair::no);
+  CHECK(v.checked == 5);
+  REQUIRE(v.bad.size() == 2);
+  CHECK(c->done_keys().size() == 5);
+  v = c->verify(cache::Repair::yes);
+  CHECK(v.repaired == 2);
+  CHECK(c->done_keys().size() == 3);
+  CHECK(c->verify(cache::Repair::no).bad.empty());
+}
+
+TEST_CASE("gc removes unreferenced blobs, temporary files and failure rows", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  c->put(key(1), "metric", "kept", prov());
+  c->put_failure(key(2), "metric", "boom", prov());
+  cache::BlobStore store(t / "c/objects");
+  std::string orphan = store.put("nobody points here");
+  test::write_text(t / "c/objects/ab/.cdef.tmp.123456", "half a write");
+  cache::GcReport g = c->gc();
+  CHECK(g.orphan_blobs == 1);
+  CHECK(g.temp_files == 1);
+  CHECK(g.failed_rows == 1);
+  CHECK(store.check(orphan) == cache::BlobStatus::missing);
+  CHECK(c->get(key(1)) == std::optional<std::string>("kept"));
+}
+
+TEST_CASE("an unknown format version or a foreign database is refused", "[cache]") {
+  test::TempDir t;
+  {
+    auto c = cache::Cache::open(t / "c");
+  }
+  {
+    SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READWRITE);
+    db.exec("UPDATE meta SET value = '99' WHERE name = 'format_version'");
+  }
+  CHECK_THROWS_WITH(cache::Cache::open(t / "c"), Catch::Contains("cache format version 99 is not supported"));
+  fs::create_directories(t / "d");
+  {
+    SQLite::Database db(t / "d/ghx.db", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE something(x)");
+  }
+  CHECK_THROWS_WITH(cache::Cache::open(t / "d"), Catch::Contains("not a ghx cache"));
+}
+
+TEST_CASE("blob writes leave no temporary files", "[cache]") {
+  test::TempDir t;
+  cache::BlobStore store(t / "objects");
+  for (int i = 0; i < 20; ++i) store.put("blob " + std::to_string(i));
+  std::vector<std::string> addrs, temps;
+  store.scan(&addrs, &temps);
+  CHECK(addrs.size() == 20);
+  CHECK(temps.empty());
+  std::string got;
+  CHECK(store.get(addrs[0], &got) == cache::BlobStatus::ok);
+}

@@ -1,0 +1,49 @@
+# The demo review end to end: second run executes nothing, reports are byte-identical (also
+# after rebuilding the cache from nothing), a moved copy plans the same keys, editing one prompt
+# re-runs exactly its downstream steps.
+source "$(dirname "$0")/lib.inc"
+
+out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
+expect_eq "$(json_field executed "$out")" 190 "first run executed"
+expect_eq "$(json_field failed "$out")" 0 "first run failed"
+expect_eq "$(json_field report "$out")" '"reports/demo-v1"' "report folder"
+mkdir first && cp reports/demo-v1/* first/
+
+out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
+expect_eq "$(json_field executed "$out")" 0 "second run executed"
+expect_eq "$(json_field cached "$out")" 190 "second run cached"
+for f in report.md report.html results.json results.csv; do
+  cmp -s "first/$f" "reports/demo-v1/$f" || fail "$f changed on a no-op re-run"
+done
+
+# Another folder, same content: same keys (everything cached in this cache).
+mkdir -p elsewhere/deep && cp -r experiments suites models elsewhere/deep/
+out=$("$GHX" plan elsewhere/deep/experiments/demo.toml --json --cache cache)
+expect_eq "$(json_field to_run "$out")" 0 "moved copy to_run"
+
+# Edit one prompt: 3 checkpoints x 4 images x (generate, image_features, metric) + aggregate + report.
+sed -i 's/pixel art castle, 16-bit/pixel art castle, 8-bit/' suites/styles_demo.toml
+out=$("$GHX" plan experiments/demo.toml --json)
+expect_eq "$(json_field to_run "$out")" 38 "to_run after editing one prompt"
+out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
+expect_eq "$(json_field executed "$out")" 38 "executed after editing one prompt"
+sed -i 's/pixel art castle, 8-bit/pixel art castle, 16-bit/' suites/styles_demo.toml
+
+# Rebuild the cache from nothing: the report is the same bytes.
+rm -rf cache reports
+"$GHX" run experiments/demo.toml --json >/dev/null 2>&1
+for f in report.md report.html results.json results.csv; do
+  cmp -s "first/$f" "reports/demo-v1/$f" || fail "$f differs after rebuilding the cache"
+done
+
+# Explain a step by key prefix (the first hex digit that names some step).
+for d in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
+  if "$GHX" plan experiments/demo.toml --explain "$d" > explain.txt 2>/dev/null; then break; fi
+done
+grep -q "status: cached" explain.txt || fail "explain of a cached step: $(cat explain.txt)"
+grep -q "parameters (hashed, in order):" explain.txt || fail "explain shows no parameters"
+set +e
+"$GHX" plan experiments/demo.toml --explain zzzz >/dev/null 2>&1; rc=$?
+set -e
+expect_eq "$rc" 2 "explain of an unknown key"
+echo "1 passed, 0 failed"

@@ -1,0 +1,156 @@
+// Mirrors src/plan/: step keys (content, not paths), DAG shape and counts, file-hash memo.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "dsl/loader.h"
+#include "plan/plan.h"
+#include "support.h"
+
+using namespace ghx;
+namespace fs = std::filesystem;
+
+namespace {
+
+class MapMemo : public plan::HashMemo {
+ public:
+  std::optional<std::string> lookup(const std::string& p, const plan::FileStat& st) override {
+    auto it = m.find(p);
+    if (it == m.end() || it->second.first.mtime_ns != st.mtime_ns || it->second.first.size != st.size) return std::nullopt;
+    return it->second.second;
+  }
+  void store(const std::string& p, const plan::FileStat& st, const std::string& h) override { m[p] = {st, h}; }
+  std::map<std::string, std::pair<plan::FileStat, std::string>> m;
+};
+
+plan::Plan plan_of(const std::string& exp, plan::HashMemo* memo = nullptr, size_t* files_read = nullptr) {
+  dsl::Diagnostics d;
+  auto r = dsl::load_review(exp, d);
+  INFO(d.format_all());
+  REQUIRE(r);
+  plan::FileHasher h(memo);
+  auto p = plan::build_plan(*r, h, d);
+  REQUIRE(p);
+  if (files_read) *files_read = h.files_read();
+  return std::move(*p);
+}
+
+std::set<std::string> keys(const plan::Plan& p) {
+  std::set<std::string> s;
+  for (const auto& st : p.steps) s.insert(st.key.hex());
+  return s;
+}
+
+std::map<std::string, int> kinds(const plan::Plan& p) {
+  std::map<std::string, int> m;
+  for (const auto& s : p.steps) ++m[plan::kind_name(s.kind)];
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("step counts per kind and topological order", "[plan]") {
+  test::TempDir t;
+  plan::Plan p = plan_of(test::write_small_review(t.path()));
+  // 3 style prompts x 2 checkpoints x 2 images; 4 target images (2 styles x 2)
+  std::map<std::string, int> want = {{"generate", 12}, {"image_features", 12}, {"metric", 12},
+                                     {"target_features", 4}, {"aggregate", 1}, {"report", 1}};
+  CHECK(kinds(p) == want);
+  for (size_t i = 0; i < p.steps.size(); ++i)
+    for (uint32_t in : p.steps[i].inputs) CHECK(in < i);
+  // a metric reads its image's features and every target of its style
+  for (const auto& s : p.steps)
+    if (s.kind == plan::StepKind::metric) CHECK(s.inputs.size() == 3);
+  // image i of a prompt gets seed + i
+  std::set<std::string> seeds;
+  for (const auto& s : p.steps)
+    if (s.kind == plan::StepKind::generate) seeds.insert(s.param("seed"));
+  CHECK(seeds == std::set<std::string>{"7", "8"});
+}
+
+TEST_CASE("the same review in another folder plans the same keys", "[plan]") {
+  test::TempDir a, b;
+  std::string ea = test::write_small_review(a.path());
+  fs::copy(a.path(), b / "moved", fs::copy_options::recursive);
+  CHECK(keys(plan_of(ea)) == keys(plan_of(b / "moved/experiment.toml")));
+}
+
+TEST_CASE("editing one prompt changes exactly the steps downstream of it", "[plan]") {
+  test::TempDir t;
+  std::string exp = test::write_small_review(t.path());
+  auto before = keys(plan_of(exp));
+  std::string suite = test::read_text(t / "suite.toml");
+  suite.replace(suite.find("manga panel, rain"), 17, "manga panel, snow");
+  test::write_text(t / "suite.toml", suite);
+  auto after = keys(plan_of(exp));
+  std::vector<std::string> fresh;
+  for (const auto& k : after)
+    if (!before.count(k)) fresh.push_back(k);
+  // 2 checkpoints x 2 images x (generate, image_features, metric) + aggregate + report
+  CHECK(fresh.size() == 14);
+  CHECK(after.size() == before.size());
+}
+
+TEST_CASE("files enter keys by content, not by path or time", "[plan]") {
+  test::TempDir t;
+  std::string exp = test::write_small_review(t.path());
+  auto k0 = keys(plan_of(exp));
+  SECTION("touching a file changes nothing") {
+    fs::last_write_time(t / "models/vgg19.safetensors", fs::file_time_type::clock::now() + std::chrono::hours(1));
+    CHECK(keys(plan_of(exp)) == k0);
+  }
+  SECTION("other weights change every feature, metric, aggregate and report key") {
+    std::string w = test::read_text(t / "models/vgg19.safetensors");
+    w[w.size() - 1] ^= 1;
+    test::write_text(t / "models/vgg19.safetensors", w);
+    auto k1 = keys(plan_of(exp));
+    size_t same = 0;
+    for (const auto& k : k1) same += k0.count(k);
+    CHECK(same == 12);  // only the generate steps survive
+  }
+}
+
+TEST_CASE("file hashes are memoised by path, size, mtime and inode", "[plan]") {
+  test::TempDir t;
+  std::string exp = test::write_small_review(t.path());
+  MapMemo memo;
+  size_t read = 0;
+  plan_of(exp, &memo, &read);
+  CHECK(read == 5);  // vgg19 + 4 targets
+  plan_of(exp, &memo, &read);
+  CHECK(read == 0);
+  test::write_text(t / "targets/anime/1.png", test::read_text(t / "targets/anime/2.png"));
+  plan_of(exp, &memo, &read);
+  CHECK(read == 1);
+}
+
+TEST_CASE("the key encoding is tagged: field boundaries matter", "[plan]") {
+  auto a = plan::step_key(plan::StepKind::metric, {{"ab", "c"}}, {});
+  auto b = plan::step_key(plan::StepKind::metric, {{"a", "bc"}}, {});
+  auto c = plan::step_key(plan::StepKind::aggregate, {{"ab", "c"}}, {});
+  auto d = plan::step_key(plan::StepKind::metric, {{"ab", "c"}}, {a});
+  CHECK(a != b);
+  CHECK(a != c);
+  CHECK(a != d);
+  CHECK(a == plan::step_key(plan::StepKind::metric, {{"ab", "c"}}, {}));
+  // a stable value: changing the encoding must be deliberate (bump k_key_schema)
+  CHECK(plan::step_key(plan::StepKind::generate, {{"seed", "1"}}, {}).hex().size() == 32);
+}
+
+TEST_CASE("a pinned sha256 that does not match is an error at the checkpoint", "[plan]") {
+  test::TempDir t;
+  std::string exp = test::write_small_review(t.path());
+  test::write_text(t / "ckpt.safetensors", "not really a checkpoint");
+  std::string text = test::read_text(exp);
+  text.replace(text.find("backend_name = \"alpha.safetensors\""), 34,
+               "file = \"ckpt.safetensors\"\nsha256 = \"" + std::string(64, 'a') + "\"");
+  test::write_text(exp, text);
+  dsl::Diagnostics d;
+  auto r = dsl::load_review(exp, d);
+  REQUIRE(r);
+  plan::FileHasher h(nullptr);
+  CHECK_FALSE(plan::build_plan(*r, h, d));
+  CHECK(d.format_all().find("experiment.toml:13:1: error: checkpoint 'alpha': file") != std::string::npos);
+}

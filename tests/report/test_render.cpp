@@ -1,0 +1,54 @@
+// Mirrors src/report/render.cpp: same results => same bytes; untrusted text escaped in HTML.
+#include <catch2/catch.hpp>
+
+#include "exec/statistics.h"
+#include "report/render.h"
+#include "support.h"
+
+using namespace ghx;
+using nlohmann::json;
+
+namespace {
+json results(const std::string& name) {
+  std::vector<exec::AggregateRow> rows = {{name, "p", "anime", "1", 2.5}, {"plain", "p", "anime", "1", 3.5}};
+  return exec::compute_results({"exp", "1", "1", {{name, "sha256:0123456789abcdef"}, {"plain", "backend_name:x"}}},
+                               {exec::aggregate_json("style", "style_loss", "ghostreview", rows)});
+}
+}  // namespace
+
+TEST_CASE("rendering the same results twice gives the same bytes", "[report]") {
+  std::string dir = report::templates_dir();
+  report::Rendered a = report::render(results("ckpt"), dir);
+  report::Rendered b = report::render(results("ckpt"), dir);
+  CHECK(a.markdown == b.markdown);
+  CHECK(a.html == b.html);
+  CHECK(a.json == b.json);
+  CHECK(a.csv == b.csv);
+  CHECK(a.markdown.find("| 1 | ckpt | AutoV2 0123456789 | 1.0000 | 2.5 |") != std::string::npos);
+  CHECK(a.csv.substr(0, a.csv.find('\n')) ==
+        "rank,checkpoint,identity,score,style_loss,style_loss.anime,style_loss_std,z.style_loss,z.style_loss.anime");
+}
+
+TEST_CASE("hostile names are escaped in HTML and quoted in CSV", "[report]") {
+  report::Rendered r = report::render(results("<script>alert(\"x\")</script>, {{x}}"), report::templates_dir());
+  CHECK(r.html.find("<script>") == std::string::npos);
+  CHECK(r.html.find("&lt;script&gt;") != std::string::npos);
+  CHECK(r.csv.find("\"<script>alert(\"\"x\"\")</script>, {{x}}\"") != std::string::npos);
+}
+
+TEST_CASE("write_report writes the four files", "[report]") {
+  test::TempDir t;
+  report::write_report(results("c"), t / "out", report::templates_dir());
+  for (const char* f : {"report.md", "report.html", "results.json", "results.csv"})
+    CHECK(std::filesystem::file_size(t / (std::string("out/") + f)) > 0);
+  json back = json::parse(test::read_text(t / "out/results.json"));
+  CHECK(back["experiment"]["name"] == "exp");
+  CHECK(back["checkpoints"][0]["metrics"].contains("z.style_loss"));
+}
+
+TEST_CASE("fixed number formats", "[report]") {
+  CHECK(report::format_metric(6.0863e8) == "6.0863e+08");
+  CHECK(report::format_metric(0.25) == "0.25");
+  CHECK(report::format_z(-0.0) == "0.0000");
+  CHECK(report::format_z(-1.23456) == "-1.2346");
+}

@@ -1,0 +1,108 @@
+#pragma once
+// Test support: a fresh temporary folder per test (ccache's TestContext), and a small review
+// written into it (experiment, suite, target images, tiny VGG19 weights).
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "models/style.h"
+
+namespace ghx::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "ghx_test_XXXXXX").string();
+    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+    m_path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+  }
+  const std::string& path() const { return m_path; }
+  std::string operator/(const std::string& rel) const { return m_path + "/" + rel; }
+
+ private:
+  std::string m_path;
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// The committed demo target images (suites/targets/<style>/).
+inline std::string repo_targets(const std::string& style) {
+  return std::string(GHX_SOURCE_DIR) + "/suites/targets/" + style;
+}
+
+inline const char* k_small_suite = R"(
+[suite]
+name = "small"
+
+[[style]]
+id = "anime"
+prompts = ["anime girl, cel shading", "anime city at night"]
+targets = "targets/anime/"
+
+[[style]]
+id = "manga"
+prompts = ["manga panel, rain"]
+targets = "targets/manga/"
+)";
+
+/// experiment.toml with 2 checkpoints, 2 images per prompt, 32x32 images.
+inline std::string small_experiment(const std::string& extra_section_keys = "") {
+  return R"([experiment]
+name = "small"
+version = "1"
+seed = 7
+
+[generation]
+backend = "synthetic"
+width = 32
+height = 32
+batch_size = 2
+n_iter = 1
+
+[[checkpoint]]
+name = "alpha"
+backend_name = "alpha.safetensors"
+
+[[checkpoint]]
+name = "beta"
+backend_name = "beta.safetensors"
+
+[models]
+vgg19 = { file = "models/vgg19.safetensors" }
+
+[[section]]
+id = "style"
+styles = "suite.toml"
+metrics = ["style_loss"]
+)" + extra_section_keys;
+}
+
+/// Writes the small review into `dir`; returns the experiment path.
+inline std::string write_small_review(const std::string& dir) {
+  namespace fs = std::filesystem;
+  write_text(dir + "/suite.toml", k_small_suite);
+  write_text(dir + "/experiment.toml", small_experiment());
+  for (const char* style : {"anime", "manga"}) {
+    fs::create_directories(dir + "/targets/" + style);
+    for (const auto& e : fs::directory_iterator(repo_targets(style)))
+      fs::copy_file(e.path(), dir + "/targets/" + style + "/" + e.path().filename().string(),
+                    fs::copy_options::overwrite_existing);
+  }
+  models::write_tiny_vgg19(dir + "/models");
+  return dir + "/experiment.toml";
+}
+
+}  // namespace ghx::test
