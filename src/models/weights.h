@@ -1,0 +1,48 @@
+#pragma once
+// A state dict on disk, whatever its format: safetensors, or a torch.save `.pth` zip archive
+// (a pickled dict / collections.OrderedDict of tensors, how torchvision's vgg19-dcbb9e9d.pth
+// and improved-aesthetic-predictor's .pth are stored). The format is chosen by content, never by
+// the file name. Torch-free: models' .cpp files turn the bytes into tensors.
+// Fails: throws ghx::Error("FILE: ...") naming the file and, where there is one, the key: a
+// missing, truncated or garbage file, an unsupported dtype, a non-contiguous tensor, a pickle
+// that names anything but the few torch rebuild functions (a pickle can otherwise run code).
+// Never: executes pickle code, writes, or converts on open.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/safetensors.h"
+
+namespace ghx::models {
+
+enum class WeightFormat { safetensors, torch_zip };
+
+class WeightFile {
+ public:
+  /// Throws ghx::Error.
+  static WeightFile open(const std::string& path);
+
+  const std::string& path() const { return m_path; }
+  WeightFormat format() const { return m_format; }
+  bool contains(const std::string& name) const;
+  /// Throws ghx::Error("FILE: missing tensor 'NAME'").
+  const TensorInfo& info(const std::string& name) const;
+  std::vector<std::string> names() const;
+  /// First byte of a contiguous tensor, little-endian, 1-byte alignment only.
+  const unsigned char* data(const std::string& name) const;
+  /// Keeps the bytes behind data() alive.
+  const std::shared_ptr<const Mapping>& mapping() const { return m_mapping; }
+  /// Copy of an f32/f16/bf16 tensor as floats. Throws ghx::Error for other dtypes.
+  std::vector<float> to_float(const std::string& name) const;
+
+ private:
+  friend class TorchZipReader;
+  std::string m_path;
+  WeightFormat m_format = WeightFormat::safetensors;
+  std::shared_ptr<const Mapping> m_mapping;
+  /// For safetensors: the parsed file. For .pth: tensors' offsets are absolute in the mapping.
+  std::shared_ptr<SafetensorsFile> m_st;
+  std::map<std::string, TensorInfo> m_tensors;  ///< .pth only (begin/end absolute in the file)
+};
+
+}  // namespace ghx::models
