@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/fs.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
 
@@ -97,14 +98,6 @@ TensorInfo parse_entry(const std::string& path, const std::string& key, const nl
   return t;
 }
 
-void fsync_parent(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // durability of the rename only; the data itself is already synced
-  ::fsync(fd);
-  ::close(fd);
-}
 
 }  // namespace
 
@@ -310,45 +303,6 @@ std::vector<float> SafetensorsFile::to_float(const std::string& name) const {
 
 // ---- writing ----
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp.XXXXXX";
-  std::vector<char> name(tmp.begin(), tmp.end());
-  name.push_back('\0');
-  int fd = ::mkstemp(name.data());
-  if (fd < 0) fail(path, "cannot create a temporary file beside it: " + errno_text());
-  tmp.assign(name.data());
-  auto abandon = [&](const std::string& what) {
-    std::string why = errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    fail(path, what + ": " + why);
-  };
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      abandon("cannot write");
-    }
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
-  if (::fchmod(fd, 0644) != 0) abandon("cannot chmod");
-  if (::fsync(fd) != 0) abandon("cannot fsync");
-  if (::close(fd) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail(path, "cannot close: " + why);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail(path, "cannot rename into place: " + why);
-  }
-  fsync_parent(path);
-}
-
 void write_safetensors(const std::string& path, const std::map<std::string, RawTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();  // std::map-backed: keys come out sorted
@@ -378,7 +332,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, RawT
   out.append(reinterpret_cast<const char*>(&n), 8);
   out += json;
   for (const auto& kv : tensors) out += kv.second.bytes;
-  write_file_atomic(path, out);
+  util::write_file_atomic(path, out);
 }
 
 void write_safetensors(const std::string& path, const std::map<std::string, FloatTensor>& tensors,

@@ -109,8 +109,5 @@ void write_safetensors(const std::string& path, const std::map<std::string, RawT
 void write_safetensors(const std::string& path, const std::map<std::string, FloatTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename).
-/// Throws ghx::Error("PATH: ...").
-void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace ghx::models

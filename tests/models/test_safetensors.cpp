@@ -156,9 +156,11 @@ TEST_CASE("safetensors: the writer refuses bad input and unwritable places",
           "[models][safetensors]") {
   const Scratch scratch("writer_errors");
   const std::string& dir = scratch.path;
-  const std::string missing = dir + "/no/such/folder/w.safetensors";
-  REQUIRE_THROWS_WITH(ghx::models::write_safetensors(missing, {{"x", {{1}, {1.f}}}}),
-                      Contains(missing));
+  // A folder that cannot exist: its parent is a regular file.
+  { std::ofstream(dir + "/plain_file") << "x"; }
+  const std::string unwritable = dir + "/plain_file/w.safetensors";
+  REQUIRE_THROWS_WITH(ghx::models::write_safetensors(unwritable, {{"x", {{1}, {1.f}}}}),
+                      Contains(unwritable));
   const std::string path = dir + "/w.safetensors";
   REQUIRE_THROWS_WITH(ghx::models::write_safetensors(path, {{"x", {{2, 2}, {1.f, 2.f}}}}),
                       Contains(path) && Contains("'x'"));
