@@ -212,7 +212,6 @@ int cmd_run(const RunArgs& a) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  models::set_torch_threads(0);
 
   exec::ConsoleProgress progress(stderr, exec::ConsoleProgress::is_smart_terminal(stderr));
   exec::RunOptions opts;
