@@ -3,7 +3,7 @@
 // This header is libtorch-free on purpose: everything outside src/models/ includes only it.
 //
 // Owns: loading torchvision's vgg19 `features.N.weight/bias` layout (conv layers up to
-// features.28 = conv5_1) from a safetensors file; turning RGB images into raw Gram matrices at
+// features.28 = conv5_1) from a safetensors or torch .pth file (models/weights.h); turning RGB images into raw Gram matrices at
 // the conv outputs (before ReLU) of features 0, 5, 10, 19, 28; the style loss between two Gram
 // sets in GhostReview's variant (unnormalised Gram) and the textbook variant (Gram / (C*H*W)).
 // Fails: throws ghx::Error naming the file and key (missing key, wrong shape, bad dtype,
@@ -40,7 +40,7 @@ double style_loss(const GramSet& image, const GramSet& target, StyleVariant vari
 
 class Vgg19Style {
  public:
-  /// Loads the weights (safetensors; F32, F16 or BF16; channel counts taken from the shapes).
+  /// Loads the weights (safetensors or .pth; F32, F16, BF16 or F64; channel counts taken from the shapes).
   /// Uses every core unless set_torch_threads() was called before. Throws ghx::Error.
   static std::unique_ptr<Vgg19Style> load(const std::string& path);
   virtual ~Vgg19Style() = default;

@@ -10,38 +10,18 @@
 
 #include "models/safetensors.h"
 #include "models/style.h"
+#include "models/tiny_rng.h"
 #include "util/error.h"
 
 namespace ghx::models {
 namespace {
 
 constexpr std::uint64_t k_seed = 0x6768785f76676731ull;  // "ghx_vgg1"
-constexpr double k_two_pi = 6.283185307179586476925286766559;
 
 // Out channels of each conv of features[:29]: blocks of 8, 16, 32, 64, 64 channels.
 constexpr std::pair<int, int> k_layers[] = {{0, 8},   {2, 8},   {5, 16},  {7, 16}, {10, 32},
                                             {12, 32}, {14, 32}, {16, 32}, {19, 64}, {21, 64},
                                             {23, 64}, {25, 64}, {28, 64}};
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : m_state(seed) {}
-  std::uint64_t next() {  // splitmix64
-    std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {  // Box-Muller; the second value is dropped to keep the stream simple
-    const double u1 = 1.0 - uniform();  // (0, 1]: log stays finite
-    const double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(k_two_pi * u2);
-  }
-
- private:
-  std::uint64_t m_state;
-};
 
 }  // namespace
 
@@ -49,7 +29,7 @@ std::string write_tiny_vgg19(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create folder: " + ec.message());
-  Rng rng(k_seed);
+  TinyRng rng(k_seed);
   std::map<std::string, FloatTensor> tensors;
   int in = 3;
   for (const auto& [index, out] : k_layers) {

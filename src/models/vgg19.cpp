@@ -1,5 +1,6 @@
 // Vgg19Style on libtorch: torchvision's vgg19 features[:29] (conv1_1 .. conv5_1), weights from
-// safetensors, Gram matrices at the pre-ReLU outputs of features 0, 5, 10, 19, 28.
+// safetensors or a torch.save .pth (WeightFile picks by content), Gram matrices at the pre-ReLU
+// outputs of features 0, 5, 10, 19, 28.
 // Per-op ATen headers only: <torch/torch.h> costs ~13 s per translation unit on two cores.
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/bmm.h>
@@ -14,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "models/safetensors.h"
+#include "models/weights.h"
 #include "models/style.h"
 #include "models/torch_runtime.h"
 #include "util/error.h"
@@ -53,21 +54,22 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 
 // A float copy of one tensor, read through the mapping (the deleter keeps it mapped until the
 // copy is done; the copy owns its memory, so the file may go after load()).
-at::Tensor load_tensor(const SafetensorsFile& f, const std::string& key) {
+at::Tensor load_tensor(const WeightFile& f, const std::string& key) {
   const TensorInfo& t = f.info(key);
   at::ScalarType type;
   switch (t.dtype) {
     case Dtype::f32: type = at::kFloat; break;
     case Dtype::f16: type = at::kHalf; break;
     case Dtype::bf16: type = at::kBFloat16; break;
+    case Dtype::f64: type = at::kDouble; break;
     default:
       throw Error(f.path() + ": tensor '" + key + "': dtype " + dtype_name(t.dtype) +
-                  " (F32, F16 or BF16 expected)");
+                  " (F32, F16, BF16 or F64 expected)");
   }
   auto* p = const_cast<unsigned char*>(f.data(key));
   const std::size_t bytes = t.end - t.begin;
   if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) != 0) {
-    // Offsets are free in the format: copy a misaligned tensor instead of viewing it.
+    // Safetensors offsets are free (torch.save aligns to 64): copy a misaligned tensor, no view.
     at::Tensor raw = at::empty(t.shape, at::TensorOptions().dtype(type));
     if (bytes != 0) std::memcpy(raw.data_ptr(), p, bytes);
     return raw.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
@@ -160,7 +162,7 @@ std::vector<GramSet> TorchVgg19Style::grams(const std::vector<cv::Mat>& rgb_imag
 }  // namespace
 
 std::unique_ptr<Vgg19Style> Vgg19Style::load(const std::string& path) {
-  SafetensorsFile f = SafetensorsFile::open(path);
+  const WeightFile f = WeightFile::open(path);
   ensure_torch_threads();
   std::vector<Conv> convs;
   std::int64_t in_channels = 3;

@@ -2,11 +2,15 @@
 // A state dict on disk, whatever its format: safetensors, or a torch.save `.pth` zip archive
 // (a pickled dict / collections.OrderedDict of tensors, how torchvision's vgg19-dcbb9e9d.pth
 // and improved-aesthetic-predictor's .pth are stored). The format is chosen by content, never by
-// the file name. Torch-free: models' .cpp files turn the bytes into tensors.
-// Fails: throws ghx::Error("FILE: ...") naming the file and, where there is one, the key: a
-// missing, truncated or garbage file, an unsupported dtype, a non-contiguous tensor, a pickle
+// the file name: "PK\x03\x04" is a torch.save zip (read by torch_zip.h), anything else is read
+// as safetensors. Torch-free: models' .cpp files turn the bytes into tensors.
+// Owns: the file mapping (shared; data() points into it for both formats, no copy).
+// Fails: throws ghx::Error("FILE: ...") naming the file and, where there is one, the key: an
+// empty, missing, truncated or garbage file, a legacy (pre-1.6, non-zip) torch.save file, an
+// unsupported dtype, a non-contiguous tensor, a top-level value that is not a tensor, a pickle
 // that names anything but the few torch rebuild functions (a pickle can otherwise run code).
 // Never: executes pickle code, writes, or converts on open.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,16 +31,17 @@ class WeightFile {
   bool contains(const std::string& name) const;
   /// Throws ghx::Error("FILE: missing tensor 'NAME'").
   const TensorInfo& info(const std::string& name) const;
+  /// Tensor names, sorted.
   std::vector<std::string> names() const;
-  /// First byte of a contiguous tensor, little-endian, 1-byte alignment only.
+  /// First byte of a contiguous tensor, little-endian. Alignment: torch.save storages are
+  /// 64-byte aligned (plus offset * dtype size); safetensors guarantees 1 byte only.
   const unsigned char* data(const std::string& name) const;
   /// Keeps the bytes behind data() alive.
   const std::shared_ptr<const Mapping>& mapping() const { return m_mapping; }
-  /// Copy of an f32/f16/bf16 tensor as floats. Throws ghx::Error for other dtypes.
+  /// Copy of an f32/f16/bf16/f64 tensor as floats. Throws ghx::Error for other dtypes.
   std::vector<float> to_float(const std::string& name) const;
 
  private:
-  friend class TorchZipReader;
   std::string m_path;
   WeightFormat m_format = WeightFormat::safetensors;
   std::shared_ptr<const Mapping> m_mapping;

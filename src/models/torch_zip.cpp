@@ -1,0 +1,794 @@
+// torch.save zip archives without libtorch; see torch_zip.h for the contract.
+//
+// Zip: the end-of-central-directory record (EOCD) is found by scanning back from the end of the
+// file (it may be followed by a comment of up to 64 KiB); if any of its fields is saturated, the
+// zip64 locator just before it points at the zip64 EOCD. Each central-directory entry gives the
+// local header's offset (zip64 extra 0x0001 when saturated); the data starts after the LOCAL
+// header's name and extra field, which torch pads so storages are 64-byte aligned.
+//
+// Pickle: a stack machine over an arena of values (indices, not pointers: no recursive
+// destruction, no reference cycles). GLOBAL resolves to a fixed whitelist at once, so a refused
+// name fails before anything else happens; REDUCE only "calls" whitelisted callables, which here
+// just build plain values.
+#include "models/torch_zip.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+#include <utility>
+
+#include "util/error.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "torch storages are read in place");
+
+namespace ghx::models {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& msg) { throw Error(path + ": " + msg); }
+
+std::uint64_t le(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+std::string hex_byte(unsigned v) {
+  const char* d = "0123456789abcdef";
+  return std::string("0x") + d[(v >> 4) & 15] + d[v & 15];
+}
+
+// ---- zip ----
+
+constexpr std::uint32_t k_local_sig = 0x04034b50;
+constexpr std::uint32_t k_central_sig = 0x02014b50;
+constexpr std::uint32_t k_eocd_sig = 0x06054b50;
+constexpr std::uint32_t k_zip64_locator_sig = 0x07064b50;
+constexpr std::uint32_t k_zip64_eocd_sig = 0x06064b50;
+constexpr std::size_t k_eocd_size = 22;
+constexpr std::size_t k_central_size = 46;
+constexpr std::size_t k_local_size = 30;
+constexpr std::size_t k_zip64_locator_size = 20;
+constexpr std::size_t k_zip64_eocd_size = 56;
+
+struct Directory {
+  std::uint64_t entries = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+Directory find_directory(const std::string& path, const unsigned char* data, std::size_t size) {
+  if (size < k_eocd_size) fail(path, "truncated zip archive (" + std::to_string(size) + " bytes)");
+  // Scan back over a possible comment (at most 65535 bytes).
+  const std::size_t last = size - k_eocd_size;
+  const std::size_t first = last > 65535 ? last - 65535 : 0;
+  std::size_t eocd = std::numeric_limits<std::size_t>::max();
+  for (std::size_t i = last + 1; i-- > first;) {
+    if (le(data + i, 4) == k_eocd_sig && i + k_eocd_size + le(data + i + 20, 2) == size) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd == std::numeric_limits<std::size_t>::max())
+    fail(path, "truncated or corrupt zip archive: no end-of-central-directory record");
+  const unsigned char* e = data + eocd;
+  Directory d;
+  d.entries = le(e + 10, 2);
+  d.size = le(e + 12, 4);
+  d.offset = le(e + 16, 4);
+  if (le(e + 4, 2) != 0 || le(e + 6, 2) != 0) {
+    if (le(e + 4, 2) != 0xffff && le(e + 6, 2) != 0xffff) fail(path, "multi-disk zip archives are not supported");
+  }
+  const bool saturated =
+      d.entries == 0xffff || d.size == 0xffffffffu || d.offset == 0xffffffffu || le(e + 8, 2) == 0xffff;
+  if (eocd >= k_zip64_locator_size && le(data + eocd - k_zip64_locator_size, 4) == k_zip64_locator_sig) {
+    const unsigned char* loc = data + eocd - k_zip64_locator_size;
+    const std::uint64_t z = le(loc + 8, 8);
+    if (z > size || size - z < k_zip64_eocd_size || le(data + z, 4) != k_zip64_eocd_sig)
+      fail(path, "corrupt zip64 archive: bad zip64 end-of-central-directory offset");
+    const unsigned char* r = data + z;
+    d.entries = le(r + 32, 8);
+    d.size = le(r + 40, 8);
+    d.offset = le(r + 48, 8);
+  } else if (saturated) {
+    fail(path,
+         "corrupt zip archive: saturated end-of-central-directory record without zip64 "
+         "locator (truncated?)");
+  }
+  if (d.offset > size || d.size > size - d.offset)
+    fail(path, "central directory (offset " + std::to_string(d.offset) + ", " + std::to_string(d.size) +
+                   " bytes) lies beyond the end of the file (" + std::to_string(size) + " bytes): truncated?");
+  return d;
+}
+
+}  // namespace
+
+bool looks_like_zip(const unsigned char* data, std::size_t size) {
+  return size >= 4 && data[0] == 'P' && data[1] == 'K' &&
+         ((data[2] == 3 && data[3] == 4) || (data[2] == 5 && data[3] == 6));
+}
+
+bool looks_like_pickle(const unsigned char* data, std::size_t size) {
+  return size >= 2 && data[0] == 0x80 && data[1] >= 1 && data[1] <= 5;
+}
+
+bool looks_like_legacy_torch(const unsigned char* data, std::size_t size) {
+  // PROTO 2, LONG1 10 bytes: torch.serialization.MAGIC_NUMBER.
+  static const unsigned char k_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c,
+                                          0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+  return size >= sizeof k_magic && std::memcmp(data, k_magic, sizeof k_magic) == 0;
+}
+
+std::uint32_t crc32(const unsigned char* data, std::size_t size) {
+  static const auto table = [] {
+    std::vector<std::uint32_t> t(256);
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xffffffffu;
+  for (std::size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned char* data, std::size_t size) {
+  const Directory d = find_directory(path, data, size);
+  std::vector<ZipEntry> out;
+  std::size_t pos = static_cast<std::size_t>(d.offset);
+  const std::size_t end = static_cast<std::size_t>(d.offset + d.size);
+  for (std::uint64_t n = 0; n < d.entries; ++n) {
+    const std::string where = "central directory entry " + std::to_string(n);
+    if (end - pos < k_central_size || le(data + pos, 4) != k_central_sig)
+      fail(path, "corrupt zip archive: " + where + " is missing or damaged");
+    const unsigned char* c = data + pos;
+    ZipEntry z;
+    const std::uint64_t flags = le(c + 8, 2);
+    z.method = static_cast<std::uint16_t>(le(c + 10, 2));
+    z.crc32 = static_cast<std::uint32_t>(le(c + 16, 4));
+    z.compressed = le(c + 20, 4);
+    z.size = le(c + 24, 4);
+    const std::size_t name_len = le(c + 28, 2), extra_len = le(c + 30, 2), comment_len = le(c + 32, 2);
+    std::uint64_t local = le(c + 42, 4);
+    if (end - pos - k_central_size < name_len + extra_len + comment_len)
+      fail(path, "corrupt zip archive: " + where + " runs past the central directory");
+    z.name.assign(reinterpret_cast<const char*>(c + k_central_size), name_len);
+    if (flags & 1) fail(path, "zip entry '" + z.name + "' is encrypted");
+    // zip64 extra field: only the saturated fields are present, in this order.
+    const unsigned char* x = c + k_central_size + name_len;
+    const unsigned char* x_end = x + extra_len;
+    while (x_end - x >= 4) {
+      const std::uint64_t id = le(x, 2), len = le(x + 2, 2);
+      if (static_cast<std::uint64_t>(x_end - x - 4) < len)
+        fail(path, "corrupt zip archive: extra field of '" + z.name + "' is truncated");
+      if (id == 0x0001) {
+        const unsigned char* f = x + 4;
+        std::uint64_t left = len;
+        auto take = [&](std::uint64_t* v) {
+          if (left < 8) fail(path, "corrupt zip64 extra field in entry '" + z.name + "'");
+          *v = le(f, 8);
+          f += 8;
+          left -= 8;
+        };
+        if (z.size == 0xffffffffu) take(&z.size);
+        if (z.compressed == 0xffffffffu) take(&z.compressed);
+        if (local == 0xffffffffu) take(&local);
+      }
+      x += 4 + len;
+    }
+    // The local header repeats name and extra (torch's extra is padding to 64-byte alignment).
+    if (local > size || size - local < k_local_size || le(data + local, 4) != k_local_sig)
+      fail(path, "zip entry '" + z.name + "': local header at offset " + std::to_string(local) +
+                     " is missing (truncated or corrupt archive)");
+    const unsigned char* l = data + local;
+    const std::uint64_t start = local + k_local_size + le(l + 26, 2) + le(l + 28, 2);
+    if (start > size || size - start < z.compressed)
+      fail(path, "zip entry '" + z.name + "' (" + std::to_string(z.compressed) + " bytes at offset " +
+                     std::to_string(start) + ") runs past the end of the file (" + std::to_string(size) +
+                     " bytes): truncated?");
+    if (z.method == 0 && z.compressed != z.size)
+      fail(path, "corrupt zip archive: stored entry '" + z.name + "' has compressed size " +
+                     std::to_string(z.compressed) + " != size " + std::to_string(z.size));
+    z.data_offset = start;
+    out.push_back(std::move(z));
+    pos += k_central_size + name_len + extra_len + comment_len;
+  }
+  return out;
+}
+
+// ---- pickle ----
+
+namespace {
+
+using Ref = std::uint32_t;
+
+enum class Kind {
+  none,
+  boolean,
+  integer,
+  real,
+  string,
+  tuple,
+  list,
+  dict,
+  ordered_dict_class,
+  rebuild_tensor,
+  rebuild_parameter,
+  storage_class,
+  dtype,
+  storage,
+  tensor
+};
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::none:
+      return "None";
+    case Kind::boolean:
+      return "a bool";
+    case Kind::integer:
+      return "an int";
+    case Kind::real:
+      return "a float";
+    case Kind::string:
+      return "a string";
+    case Kind::tuple:
+      return "a tuple";
+    case Kind::list:
+      return "a list";
+    case Kind::dict:
+      return "a dict";
+    case Kind::ordered_dict_class:
+      return "collections.OrderedDict";
+    case Kind::rebuild_tensor:
+      return "torch._utils._rebuild_tensor_v2";
+    case Kind::rebuild_parameter:
+      return "torch._utils._rebuild_parameter";
+    case Kind::storage_class:
+      return "a storage class";
+    case Kind::dtype:
+      return "a dtype";
+    case Kind::storage:
+      return "a storage";
+    case Kind::tensor:
+      return "a tensor";
+  }
+  return "?";
+}
+
+struct Value {
+  Kind kind = Kind::none;
+  std::int64_t i = 0;  // integer, boolean; storage: numel; tensor: storage offset
+  double f = 0.0;
+  std::string s;                            // string; storage: key
+  std::vector<Ref> items;                   // tuple, list; dict: key, value, key, value, ...
+  Dtype dtype = Dtype::f32;                 // storage_class, dtype, storage, tensor
+  Ref storage = 0;                          // tensor
+  std::vector<std::int64_t> shape, stride;  // tensor
+};
+
+struct GlobalName {
+  const char* module;
+  const char* name;
+  Kind kind;
+  Dtype dtype;
+};
+
+// Everything a state dict's pickle may name. Anything else is refused, never resolved.
+const GlobalName k_globals[] = {
+    {"collections", "OrderedDict", Kind::ordered_dict_class, Dtype::f32},
+    {"torch._utils", "_rebuild_tensor_v2", Kind::rebuild_tensor, Dtype::f32},
+    {"torch._utils", "_rebuild_parameter", Kind::rebuild_parameter, Dtype::f32},
+    {"torch", "FloatStorage", Kind::storage_class, Dtype::f32},
+    {"torch", "DoubleStorage", Kind::storage_class, Dtype::f64},
+    {"torch", "HalfStorage", Kind::storage_class, Dtype::f16},
+    {"torch", "BFloat16Storage", Kind::storage_class, Dtype::bf16},
+    {"torch", "LongStorage", Kind::storage_class, Dtype::i64},
+    {"torch", "IntStorage", Kind::storage_class, Dtype::i32},
+    {"torch", "ShortStorage", Kind::storage_class, Dtype::i16},
+    {"torch", "CharStorage", Kind::storage_class, Dtype::i8},
+    {"torch", "ByteStorage", Kind::storage_class, Dtype::u8},
+    {"torch", "BoolStorage", Kind::storage_class, Dtype::boolean},
+    {"torch", "float32", Kind::dtype, Dtype::f32},
+    {"torch", "float", Kind::dtype, Dtype::f32},
+    {"torch", "float64", Kind::dtype, Dtype::f64},
+    {"torch", "double", Kind::dtype, Dtype::f64},
+    {"torch", "float16", Kind::dtype, Dtype::f16},
+    {"torch", "half", Kind::dtype, Dtype::f16},
+    {"torch", "bfloat16", Kind::dtype, Dtype::bf16},
+    {"torch", "int64", Kind::dtype, Dtype::i64},
+    {"torch", "long", Kind::dtype, Dtype::i64},
+    {"torch", "int32", Kind::dtype, Dtype::i32},
+    {"torch", "int", Kind::dtype, Dtype::i32},
+    {"torch", "int16", Kind::dtype, Dtype::i16},
+    {"torch", "short", Kind::dtype, Dtype::i16},
+    {"torch", "int8", Kind::dtype, Dtype::i8},
+    {"torch", "uint8", Kind::dtype, Dtype::u8},
+    {"torch", "bool", Kind::dtype, Dtype::boolean},
+};
+
+class Unpickler {
+ public:
+  // `storage_bytes(key)` gives the size of ARCHIVE/data/<key>, or throws.
+  Unpickler(std::string path, const unsigned char* p, std::size_t n,
+            const std::map<std::string, const ZipEntry*>& storages)
+      : m_path(std::move(path)), m_p(p), m_n(n), m_storages(storages) {}
+
+  std::map<std::string, TensorInfo> run();
+
+ private:
+  [[noreturn]] void bad(const std::string& msg) const {
+    fail(m_path, "data.pkl: " + msg + " (at byte " + std::to_string(m_op_pos) + ")");
+  }
+  const unsigned char* take(std::size_t n) {
+    if (m_n - m_pos < n) bad("truncated pickle");
+    const unsigned char* p = m_p + m_pos;
+    m_pos += n;
+    return p;
+  }
+  std::uint64_t take_le(int n) { return le(take(static_cast<std::size_t>(n)), n); }
+  std::string take_line() {
+    const std::size_t start = m_pos;
+    while (m_pos < m_n && m_p[m_pos] != '\n') ++m_pos;
+    if (m_pos == m_n) bad("truncated pickle (GLOBAL without newline)");
+    std::string s(reinterpret_cast<const char*>(m_p + start), m_pos - start);
+    ++m_pos;
+    return s;
+  }
+  Ref make(Value v) {
+    if (m_heap.size() >= std::numeric_limits<Ref>::max() - 1) bad("too many objects");
+    m_heap.push_back(std::move(v));
+    return static_cast<Ref>(m_heap.size() - 1);
+  }
+  Ref make_kind(Kind k) {
+    Value v;
+    v.kind = k;
+    return make(std::move(v));
+  }
+  Ref make_int(std::int64_t i) {
+    Value v;
+    v.kind = Kind::integer;
+    v.i = i;
+    return make(std::move(v));
+  }
+  Ref make_string(std::size_t n) {
+    Value v;
+    v.kind = Kind::string;
+    v.s.assign(reinterpret_cast<const char*>(take(n)), n);
+    return make(std::move(v));
+  }
+  Ref pop() {
+    if (m_stack.size() <= floor()) bad("stack underflow");
+    Ref r = m_stack.back();
+    m_stack.pop_back();
+    return r;
+  }
+  Ref& top() {
+    if (m_stack.size() <= floor()) bad("stack underflow");
+    return m_stack.back();
+  }
+  std::size_t floor() const { return m_marks.empty() ? 0 : m_marks.back(); }
+  std::vector<Ref> pop_mark() {
+    if (m_marks.empty()) bad("MARK expected");
+    const std::size_t m = m_marks.back();
+    m_marks.pop_back();
+    std::vector<Ref> items(m_stack.begin() + static_cast<std::ptrdiff_t>(m), m_stack.end());
+    m_stack.resize(m);
+    return items;
+  }
+  Ref tuple(std::vector<Ref> items) {
+    Value v;
+    v.kind = Kind::tuple;
+    v.items = std::move(items);
+    return make(std::move(v));
+  }
+  Value& at(Ref r) { return m_heap[r]; }
+  Ref global(const std::string& module, const std::string& name);
+  Ref reduce(Ref callable, Ref args);
+  Ref persistent_load(Ref pid);
+  std::vector<std::int64_t> int_tuple(Ref r, const char* what);
+  void put(std::uint64_t index, Ref r) {
+    if (index > 0xffffffffu) bad("memo index too large");
+    m_memo[static_cast<std::uint32_t>(index)] = r;
+  }
+  Ref get(std::uint64_t index) {
+    auto it = m_memo.find(static_cast<std::uint32_t>(index));
+    if (index > 0xffffffffu || it == m_memo.end())
+      bad("memo entry " + std::to_string(index) + " read before it was written");
+    return it->second;
+  }
+  std::int64_t as_int(Ref r, const char* what) {
+    if (at(r).kind != Kind::integer && at(r).kind != Kind::boolean)
+      bad(std::string(what) + " is " + kind_name(at(r).kind) + ", an int expected");
+    return at(r).i;
+  }
+
+  std::string m_path;
+  const unsigned char* m_p;
+  std::size_t m_n;
+  std::size_t m_pos = 0;
+  std::size_t m_op_pos = 0;
+  const std::map<std::string, const ZipEntry*>& m_storages;
+  std::vector<Value> m_heap;
+  std::vector<Ref> m_stack;
+  std::vector<std::size_t> m_marks;
+  std::unordered_map<std::uint32_t, Ref> m_memo;
+};
+
+Ref Unpickler::global(const std::string& module, const std::string& name) {
+  for (const GlobalName& g : k_globals) {
+    if (module == g.module && name == g.name) {
+      Value v;
+      v.kind = g.kind;
+      v.dtype = g.dtype;
+      return make(std::move(v));
+    }
+  }
+  // Named, never imported: this is where a malicious pickle (os.system, builtins.eval, ...) stops.
+  bad("refusing global '" + module + "." + name +
+      "': a state dict only names collections.OrderedDict, torch._utils._rebuild_tensor_v2 / "
+      "_rebuild_parameter and torch storage types (a pickle can otherwise run code)");
+}
+
+std::vector<std::int64_t> Unpickler::int_tuple(Ref r, const char* what) {
+  if (at(r).kind != Kind::tuple && at(r).kind != Kind::list)
+    bad(std::string(what) + " is " + kind_name(at(r).kind) + ", a tuple expected");
+  std::vector<std::int64_t> out;
+  const std::vector<Ref> items = at(r).items;
+  for (Ref x : items) out.push_back(as_int(x, what));
+  return out;
+}
+
+Ref Unpickler::persistent_load(Ref pid) {
+  // ('storage', storage_type, key, location, numel)
+  const Value& t = at(pid);
+  if (t.kind != Kind::tuple || t.items.size() != 5 || at(t.items[0]).kind != Kind::string ||
+      at(t.items[0]).s != "storage")
+    bad("persistent id is not ('storage', type, key, location, numel)");
+  const Value& type = at(t.items[1]);
+  if (type.kind != Kind::storage_class && type.kind != Kind::dtype)
+    bad("persistent id names " + std::string(kind_name(type.kind)) + ", a storage type expected");
+  if (at(t.items[2]).kind != Kind::string) bad("storage key is not a string");
+  Value s;
+  s.kind = Kind::storage;
+  s.dtype = type.dtype;
+  s.s = at(t.items[2]).s;
+  s.i = as_int(t.items[4], "storage size");
+  if (s.i < 0) bad("storage '" + s.s + "' has a negative size");
+  auto it = m_storages.find(s.s);
+  if (it == m_storages.end()) bad("storage '" + s.s + "' has no entry data/" + s.s + " in the archive");
+  const std::uint64_t need = static_cast<std::uint64_t>(s.i);
+  if (need > it->second->size / dtype_size(s.dtype))
+    bad("storage '" + s.s + "' holds " + std::to_string(it->second->size) + " bytes, " + std::to_string(s.i) +
+        " elements of " + dtype_name(s.dtype) + " need " + std::to_string(need * dtype_size(s.dtype)));
+  return make(std::move(s));
+}
+
+Ref Unpickler::reduce(Ref callable, Ref args_ref) {
+  const Kind k = at(callable).kind;
+  if (at(args_ref).kind != Kind::tuple) bad("REDUCE arguments are not a tuple");
+  const std::vector<Ref> args = at(args_ref).items;
+  switch (k) {
+    case Kind::ordered_dict_class:
+      if (!args.empty()) bad("collections.OrderedDict called with arguments");
+      return make_kind(Kind::dict);
+    case Kind::rebuild_parameter:
+      // (data, requires_grad, backward_hooks): the tensor itself.
+      if (args.empty() || at(args[0]).kind != Kind::tensor) bad("torch._utils._rebuild_parameter without a tensor");
+      return args[0];
+    case Kind::rebuild_tensor: {
+      // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+      if (args.size() < 4 || at(args[0]).kind != Kind::storage)
+        bad("torch._utils._rebuild_tensor_v2 with unexpected arguments");
+      Value t;
+      t.kind = Kind::tensor;
+      t.storage = args[0];
+      t.dtype = at(args[0]).dtype;
+      t.i = as_int(args[1], "storage offset");
+      t.shape = int_tuple(args[2], "tensor size");
+      t.stride = int_tuple(args[3], "tensor stride");
+      return make(std::move(t));
+    }
+    default:
+      bad(std::string("REDUCE on ") + kind_name(k) + ", which is not callable here");
+  }
+}
+
+std::map<std::string, TensorInfo> Unpickler::run() {
+  for (;;) {
+    m_op_pos = m_pos;
+    const unsigned op = *take(1);
+    switch (op) {
+      case 0x80: {  // PROTO
+        const unsigned v = *take(1);
+        if (v > 5) bad("pickle protocol " + std::to_string(v) + " is not supported");
+        break;
+      }
+      case 0x95:
+        take(8);
+        break;     // FRAME: framing is only a read-ahead hint
+      case '.': {  // STOP
+        if (m_stack.size() != 1 || !m_marks.empty()) bad("STOP with a malformed stack");
+        const Value& root = at(m_stack.back());
+        if (root.kind != Kind::dict)
+          bad(std::string("the pickle holds ") + kind_name(root.kind) + ", a state dict (dict of tensors) expected");
+        std::map<std::string, TensorInfo> out;
+        for (std::size_t i = 0; i + 1 < root.items.size(); i += 2) {
+          const Value& key = at(root.items[i]);
+          const Value& val = at(root.items[i + 1]);
+          if (key.kind != Kind::string)
+            bad(std::string("a top-level key is ") + kind_name(key.kind) + ", not a string");
+          if (val.kind != Kind::tensor)
+            fail(m_path, "top-level key '" + key.s + "' holds " + kind_name(val.kind) +
+                             ", not a tensor (only a flat state dict of tensors is read; a "
+                             "checkpoint wrapping one must be re-saved as its state dict)");
+          const Value& st = at(val.storage);
+          auto bad_key = [&](const std::string& msg) { fail(m_path, "tensor '" + key.s + "': " + msg); };
+          if (val.shape.size() != val.stride.size()) bad_key("size and stride have different lengths");
+          std::uint64_t numel = 1;
+          for (std::int64_t d : val.shape) {
+            if (d < 0) bad_key("negative dimension");
+            if (d != 0 && numel > (std::numeric_limits<std::uint64_t>::max() >> 4) / d) bad_key("shape is too large");
+            numel *= static_cast<std::uint64_t>(d);
+          }
+          if (numel != 0) {
+            std::int64_t want = 1;
+            for (std::size_t d = val.shape.size(); d-- > 0;) {
+              if (val.shape[d] != 1 && val.stride[d] != want) {
+                std::string sz, sd;
+                for (std::size_t j = 0; j < val.shape.size(); ++j) {
+                  sz += (j ? ", " : "") + std::to_string(val.shape[j]);
+                  sd += (j ? ", " : "") + std::to_string(val.stride[j]);
+                }
+                bad_key("not contiguous (size [" + sz + "], stride [" + sd + "]): save tensor.contiguous() instead");
+              }
+              want *= val.shape[d];
+            }
+          }
+          if (val.i < 0) bad_key("negative storage offset");
+          if (static_cast<std::uint64_t>(val.i) > static_cast<std::uint64_t>(st.i) ||
+              numel > static_cast<std::uint64_t>(st.i) - static_cast<std::uint64_t>(val.i))
+            bad_key("storage offset " + std::to_string(val.i) + " + " + std::to_string(numel) +
+                    " elements exceed its storage '" + st.s + "' of " + std::to_string(st.i));
+          TensorInfo t;
+          t.dtype = val.dtype;
+          t.shape = val.shape;
+          const std::size_t es = dtype_size(val.dtype);
+          t.begin = static_cast<std::size_t>(m_storages.at(st.s)->data_offset + static_cast<std::uint64_t>(val.i) * es);
+          t.end = t.begin + static_cast<std::size_t>(numel * es);
+          if (!out.emplace(key.s, std::move(t)).second) fail(m_path, "tensor '" + key.s + "' appears twice");
+        }
+        return out;
+      }
+      case '(':
+        m_marks.push_back(m_stack.size());
+        break;  // MARK
+      case '}':
+        m_stack.push_back(make_kind(Kind::dict));
+        break;
+      case ']':
+        m_stack.push_back(make_kind(Kind::list));
+        break;
+      case ')':
+        m_stack.push_back(tuple({}));
+        break;
+      case 'X':
+        m_stack.push_back(make_string(take_le(4)));
+        break;  // BINUNICODE
+      case 0x8c:
+        m_stack.push_back(make_string(take_le(1)));
+        break;  // SHORT_BINUNICODE
+      case 0x8d:
+        m_stack.push_back(make_string(take_le(8)));
+        break;  // BINUNICODE8
+      case 'U':
+        m_stack.push_back(make_string(take_le(1)));
+        break;  // SHORT_BINSTRING
+      case 'C':
+        m_stack.push_back(make_string(take_le(1)));
+        break;     // SHORT_BINBYTES
+      case 'T':    // BINSTRING
+      case 'B': {  // BINBYTES
+        const std::uint64_t n = take_le(4);
+        if (op == 'T' && n > 0x7fffffffu) bad("negative string length");
+        m_stack.push_back(make_string(n));
+        break;
+      }
+      case 'J':
+        m_stack.push_back(make_int(static_cast<std::int32_t>(take_le(4))));
+        break;
+      case 'K':
+        m_stack.push_back(make_int(static_cast<std::int64_t>(take_le(1))));
+        break;
+      case 'M':
+        m_stack.push_back(make_int(static_cast<std::int64_t>(take_le(2))));
+        break;
+      case 0x8a:    // LONG1
+      case 0x8b: {  // LONG4
+        const std::uint64_t n = op == 0x8a ? take_le(1) : take_le(4);
+        if (n > 8) bad("integer of " + std::to_string(n) + " bytes does not fit in 64 bits");
+        const unsigned char* b = take(static_cast<std::size_t>(n));
+        std::uint64_t v = le(b, static_cast<int>(n));
+        if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~std::uint64_t{0} << (8 * n);  // sign
+        m_stack.push_back(make_int(static_cast<std::int64_t>(v)));
+        break;
+      }
+      case 'G': {  // BINFLOAT: big-endian double
+        const unsigned char* b = take(8);
+        std::uint64_t bits = 0;
+        for (int i = 0; i < 8; ++i) bits = (bits << 8) | b[i];
+        Value v;
+        v.kind = Kind::real;
+        std::memcpy(&v.f, &bits, 8);
+        m_stack.push_back(make(std::move(v)));
+        break;
+      }
+      case 'N':
+        m_stack.push_back(make_kind(Kind::none));
+        break;
+      case 0x88:
+      case 0x89: {  // NEWTRUE, NEWFALSE
+        Value v;
+        v.kind = Kind::boolean;
+        v.i = op == 0x88;
+        m_stack.push_back(make(std::move(v)));
+        break;
+      }
+      case 't':
+        m_stack.push_back(tuple(pop_mark()));
+        break;
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1..3
+        std::vector<Ref> items(op - 0x84);
+        for (std::size_t i = items.size(); i-- > 0;) items[i] = pop();
+        m_stack.push_back(tuple(std::move(items)));
+        break;
+      }
+      case 's': {  // SETITEM
+        const Ref v = pop(), k = pop();
+        Value& d = at(top());
+        if (d.kind != Kind::dict) bad(std::string("SETITEM on ") + kind_name(d.kind));
+        d.items.push_back(k);
+        d.items.push_back(v);
+        break;
+      }
+      case 'u': {  // SETITEMS
+        std::vector<Ref> kv = pop_mark();
+        Value& d = at(top());
+        if (d.kind != Kind::dict) bad(std::string("SETITEMS on ") + kind_name(d.kind));
+        if (kv.size() % 2 != 0) bad("SETITEMS with an odd number of items");
+        d.items.insert(d.items.end(), kv.begin(), kv.end());
+        break;
+      }
+      case 'a': {  // APPEND
+        const Ref v = pop();
+        Value& l = at(top());
+        if (l.kind != Kind::list) bad(std::string("APPEND on ") + kind_name(l.kind));
+        l.items.push_back(v);
+        break;
+      }
+      case 'e': {  // APPENDS
+        std::vector<Ref> vs = pop_mark();
+        Value& l = at(top());
+        if (l.kind != Kind::list) bad(std::string("APPENDS on ") + kind_name(l.kind));
+        l.items.insert(l.items.end(), vs.begin(), vs.end());
+        break;
+      }
+      case 'q':
+        put(take_le(1), top());
+        break;  // BINPUT
+      case 'r':
+        put(take_le(4), top());
+        break;  // LONG_BINPUT
+      case 0x94:
+        put(m_memo.size(), top());
+        break;  // MEMOIZE
+      case 'h':
+        m_stack.push_back(get(take_le(1)));
+        break;  // BINGET
+      case 'j':
+        m_stack.push_back(get(take_le(4)));
+        break;  // LONG_BINGET
+      case '0':
+        pop();
+        break;  // POP
+      case '1':
+        pop_mark();
+        break;  // POP_MARK
+      case '2':
+        m_stack.push_back(top());
+        break;     // DUP
+      case 'c': {  // GLOBAL
+        const std::string module = take_line();
+        const std::string name = take_line();
+        m_stack.push_back(global(module, name));
+        break;
+      }
+      case 0x93: {  // STACK_GLOBAL
+        const Ref name = pop(), module = pop();
+        if (at(name).kind != Kind::string || at(module).kind != Kind::string)
+          bad("STACK_GLOBAL without module and name strings");
+        m_stack.push_back(global(at(module).s, at(name).s));
+        break;
+      }
+      case 'R': {  // REDUCE
+        const Ref args = pop(), callable = pop();
+        m_stack.push_back(reduce(callable, args));
+        break;
+      }
+      case 0x81: {  // NEWOBJ: cls.__new__(cls, *args); only OrderedDict qualifies
+        const Ref args = pop(), cls = pop();
+        if (at(cls).kind != Kind::ordered_dict_class) bad(std::string("NEWOBJ on ") + kind_name(at(cls).kind));
+        m_stack.push_back(reduce(cls, args));
+        break;
+      }
+      case 'b': {  // BUILD: state of an OrderedDict (its _metadata): ignored
+        pop();
+        const Kind k = at(top()).kind;
+        if (k != Kind::dict && k != Kind::tensor) bad(std::string("BUILD on ") + kind_name(k));
+        break;
+      }
+      case 'Q': {  // BINPERSID
+        const Ref pid = pop();
+        m_stack.push_back(persistent_load(pid));
+        break;
+      }
+      default:
+        bad("unsupported pickle opcode " + hex_byte(op) + " (not something torch.save writes for a state dict)");
+    }
+  }
+}
+
+}  // namespace
+
+std::map<std::string, TensorInfo> read_torch_zip(const std::string& path, const unsigned char* data, std::size_t size) {
+  const std::vector<ZipEntry> entries = read_zip_directory(path, data, size);
+  // ARCHIVE/data.pkl names the archive's single top folder.
+  const ZipEntry* pkl = nullptr;
+  bool torchscript = false;
+  for (const ZipEntry& e : entries) {
+    const auto slash = e.name.find('/');
+    if (slash == std::string::npos || e.name.find('/', slash + 1) != std::string::npos) continue;
+    const std::string base = e.name.substr(slash + 1);
+    if (base == "constants.pkl") torchscript = true;
+    if (base != "data.pkl") continue;
+    if (pkl != nullptr) fail(path, "zip archive holds two pickles ('" + pkl->name + "', '" + e.name + "')");
+    pkl = &e;
+  }
+  if (pkl == nullptr)
+    fail(path, torchscript ? "a TorchScript archive (torch.jit.save), not a torch.save state dict"
+                           : "zip archive without ARCHIVE/data.pkl: not a torch.save file");
+  const std::string prefix = pkl->name.substr(0, pkl->name.find('/') + 1);
+
+  std::map<std::string, const ZipEntry*> storages;
+  const ZipEntry* byteorder = nullptr;
+  for (const ZipEntry& e : entries) {
+    if (e.name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = e.name.substr(prefix.size());
+    if (rest == "byteorder") byteorder = &e;
+    if (rest.compare(0, 5, "data/") != 0 || rest.size() == 5) continue;
+    if (e.method != 0)
+      fail(path, "zip entry '" + e.name + "' is compressed (method " + std::to_string(e.method) +
+                     "); torch.save stores storages uncompressed");
+    storages.emplace(rest.substr(5), &e);
+  }
+  auto small_entry = [&](const ZipEntry& e) {
+    if (e.method != 0)
+      fail(path, "zip entry '" + e.name + "' is compressed (method " + std::to_string(e.method) +
+                     "); torch.save stores entries uncompressed");
+    const unsigned char* p = data + e.data_offset;
+    if (crc32(p, static_cast<std::size_t>(e.size)) != e.crc32)
+      fail(path, "zip entry '" + e.name + "' fails its CRC check: corrupt archive");
+    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(e.size));
+  };
+  if (byteorder != nullptr && small_entry(*byteorder) != "little")
+    fail(path, "archive byteorder is '" + small_entry(*byteorder) + "', only little-endian is read");
+  const std::string pickle = small_entry(*pkl);
+  Unpickler u(path, reinterpret_cast<const unsigned char*>(pickle.data()), pickle.size(), storages);
+  return u.run();
+}
+
+}  // namespace ghx::models
