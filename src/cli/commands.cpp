@@ -10,10 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
+#include "cli/score.h"
 #include "dsl/loader.h"
 #include "exec/progress.h"
 #include "exec/runner.h"
+#include "models/clip.h"
+#include "models/heads.h"
 #include "models/style.h"
+#include "models/tokenizer.h"
 #include "plan/plan.h"
 #include "report/render.h"
 #include "util/error.h"
@@ -313,6 +317,19 @@ int cmd_cache(const std::string& what, const std::string& dir, bool as_json, boo
   return 0;
 }
 
+// ---- models --------------------------------------------------------------------------------
+
+int cmd_models_tiny(const std::string& dir) {
+  std::cout << models::write_tiny_vgg19(dir) << "\n";
+  std::string vocab = dir + "/bpe_vocab.txt.gz";
+  int merges = models::write_tiny_bpe_vocab(vocab);
+  std::cout << vocab << "\n";
+  std::string clip = models::write_tiny_clip(dir, 512 + merges + 2);
+  std::cout << clip << "\n" << dir << "/clip_config.json\n";
+  std::cout << models::write_tiny_aesthetic(dir, models::clip_config(dir + "/clip_config.json").projection_dim) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -356,6 +373,31 @@ int run_cli(int argc, char** argv) {
   auto* tiny_cmd = models_cmd->add_subcommand("tiny", "Write tiny random weights in the real layouts (demo, tests)");
   tiny_cmd->add_option("dir", tiny_dir, "Output folder")->required();
 
+  ScoreArgs sa;
+  auto* score_cmd = app.add_subcommand("score", "Score image files (PNG, JPEG, WebP) you already have");
+  score_cmd->require_subcommand(1);
+  auto* style_cmd = score_cmd->add_subcommand("style", "VGG19 style loss against target images");
+  style_cmd->add_option("--vgg19", sa.vgg19, "VGG19 weights (safetensors or .pth)")->required();
+  style_cmd->add_option("--target", sa.targets, "Target images or folders")->required();
+  style_cmd->add_option("--variant", sa.variant, "ghostreview (default) or normalized");
+  style_cmd->add_option("--size", sa.size, "WIDTHxHEIGHT images and targets are resized to (default 512x512)");
+  auto* aes_cmd = score_cmd->add_subcommand("aesthetic", "Aesthetic head over the CLIP image embedding");
+  auto* clip_cmd = score_cmd->add_subcommand("clip", "CLIP score between a prompt and each image");
+  for (auto* c : {aes_cmd, clip_cmd}) {
+    c->add_option("--clip", sa.clip, "CLIP weights (safetensors or .pth; HF or OpenAI layout)")->required();
+    c->add_option("--arch", sa.arch, "ViT-B/32, ViT-L/14 (default), ViT-H/14, ViT-L/14-laion2b or a HF config.json");
+    c->add_option("--layout", sa.layout, "hf or openai (default: from the keys)");
+    c->add_option("--activation", sa.activation, "quick_gelu or gelu (default: the architecture's)");
+  }
+  aes_cmd->add_option("--head", sa.head, "Aesthetic head weights")->required();
+  clip_cmd->add_option("--tokenizer", sa.tokenizer, "bpe_simple_vocab_16e6.txt.gz, or a HF vocab.json")->required();
+  clip_cmd->add_option("--prompt", sa.prompt, "The prompt")->required();
+  clip_cmd->add_option("--variant", sa.clip_variant, "raw (default), hessel or x100");
+  for (auto* c : {style_cmd, aes_cmd, clip_cmd}) {
+    c->add_option("images", sa.images, "Images or folders")->required();
+    c->add_flag("--json", sa.json, "Machine-readable output");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -373,10 +415,10 @@ int run_cli(int argc, char** argv) {
       for (const char* name : {"stats", "verify", "gc"})
         if (*cache_cmd->get_subcommand(name)) return cmd_cache(name, cache_dir, cache_json, repair);
     }
-    if (*tiny_cmd) {
-      std::cout << models::write_tiny_vgg19(tiny_dir) << "\n";
-      return 0;
-    }
+    if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
+    if (*style_cmd) return score_style(sa);
+    if (*aes_cmd) return score_clip_family(sa, true);
+    if (*clip_cmd) return score_clip_family(sa, false);
     std::cout << app.help();
     return 2;
   } catch (const Exit& e) {

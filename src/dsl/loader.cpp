@@ -179,12 +179,12 @@ class Reader {
   }
 
   /// Resolves a path named at `p` relative to this file; reports a missing file or folder.
-  std::optional<std::string> existing_path(const std::string& rel, const SourcePos& p, const char* what,
+  std::optional<std::string> existing_path(const std::string& rel, const SourcePos& p, const std::string& what,
                                            bool folder = false) {
     std::string path = util::resolve_relative(m_file, rel);
     bool ok = folder ? util::is_directory(path) : util::file_exists(path);
     if (!ok) {
-      error(p, std::string(what) + " not found: '" + rel + "' (resolved to " + path + ")");
+      error(p, what + " not found: '" + rel + "' (resolved to " + path + ")");
       return std::nullopt;
     }
     return path;
@@ -261,6 +261,23 @@ std::optional<ModelFile> read_model(Reader& r, const toml::table& models, const 
   m.activation = r.str(*t, "activation", where, false, m.pos).value_or("");
   m.clip = r.str(*t, "clip", where, false, m.pos).value_or("");
   return m;
+}
+
+const std::vector<std::string> k_known_archs = {"ViT-B/32", "ViT-L/14", "ViT-H/14"};
+
+/// arch: a known name or a HF config.json (resolved relative to the file); layout, activation.
+void check_clip(Reader& r, const toml::table& t, ModelFile& m) {
+  if (m.arch.empty()) {
+    m.arch = "ViT-L/14";
+  } else if (std::find(k_known_archs.begin(), k_known_archs.end(), m.arch) == k_known_archs.end()) {
+    if (auto p = r.existing_path(m.arch, r.pos(*t.get("arch")), "CLIP config (arch is not a known name: " +
+                                                                    util::join(k_known_archs, ", ") + ")"))
+      m.arch = *p;
+  }
+  if (!m.layout.empty() && m.layout != "hf" && m.layout != "openai")
+    r.error(r.pos(*t.get("layout")), "layout must be 'hf' or 'openai', not '" + m.layout + "'");
+  if (!m.activation.empty() && m.activation != "quick_gelu" && m.activation != "gelu")
+    r.error(r.pos(*t.get("activation")), "activation must be 'quick_gelu' or 'gelu', not '" + m.activation + "'");
 }
 
 std::vector<std::string> list_images(const std::string& dir) {
@@ -413,7 +430,11 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   if (const toml::table* t = r.table(root, "models")) {
     r.check_keys(*t, {"clip", "tokenizer", "aesthetic", "vgg19"}, "[models]");
     rv.models.clip = read_model(r, *t, "clip", {"file", "arch", "layout", "activation"});
+    if (rv.models.clip) check_clip(r, *t->get("clip")->as_table(), *rv.models.clip);
     rv.models.aesthetic = read_model(r, *t, "aesthetic", {"file", "clip"});
+    if (rv.models.aesthetic && !rv.models.aesthetic->clip.empty() && rv.models.aesthetic->clip != "clip")
+      r.error(r.pos(*t->get("aesthetic")->as_table()->get("clip")),
+              "aesthetic.clip must name the [models] clip entry ('clip'), not '" + rv.models.aesthetic->clip + "'");
     rv.models.vgg19 = read_model(r, *t, "vgg19", {"file"});
     if (auto tok = r.str(*t, "tokenizer", "[models]", false, r.pos(*t))) {
       if (auto p = r.existing_path(*tok, r.pos(*t->get("tokenizer")), "tokenizer file")) rv.models.tokenizer = *p;
@@ -495,8 +516,6 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
             std::string near = util::closest_match(name, k_metrics);
             if (!near.empty()) msg += " (did you mean '" + near + "'?)";
             r.error(mp, msg);
-          } else if (name != "style_loss") {
-            r.error(mp, "metric '" + name + "' is not supported yet (only style_loss)");
           } else if (!seen.insert(name).second) {
             r.error(mp, "metric '" + name + "' listed twice");
           }
@@ -516,7 +535,19 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
           else s.style_size = std::make_pair(w, h);
         }
       }
-      bool wants_style = std::find(s.metrics.begin(), s.metrics.end(), "style_loss") != s.metrics.end();
+      auto wants = [&](const char* m) { return std::find(s.metrics.begin(), s.metrics.end(), m) != s.metrics.end(); };
+      bool wants_style = wants("style_loss");
+      bool has_models = root.get("models") != nullptr;
+      if ((wants("aesthetic") || wants("clip_score")) && !t.get("prompts"))
+        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need a prompt suite ('prompts')");
+      if ((wants("aesthetic") || wants("clip_score")) && has_models && !root["models"]["clip"])
+        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need [models] clip");
+      if (wants("aesthetic") && has_models && !root["models"]["aesthetic"])
+        r.error(s.pos, "section '" + s.id + "': aesthetic needs [models] aesthetic");
+      if (wants("clip_score") && has_models && !root["models"]["tokenizer"])
+        r.error(s.pos, "section '" + s.id + "': clip_score needs [models] tokenizer");
+      if ((wants("aesthetic") || wants("clip_score")) && !has_models)
+        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need a [models] table");
       if (wants_style && !t.get("styles"))
         r.error(s.pos, "section '" + s.id + "': style_loss needs a style suite ('styles')");
       if (wants_style && !rv.models.vgg19 && !(root.get("models") && root["models"]["vgg19"]))

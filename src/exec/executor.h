@@ -55,6 +55,14 @@ class SimpleExecutorSet : public ExecutorSet {
   std::unique_ptr<Executor> m_exec[plan::k_step_kind_count];
 };
 
+/// CLIP executors (clip_executors.cpp); the image and text executors share loaded models.
+class ClipModels;
+std::shared_ptr<ClipModels> make_clip_models();
+std::unique_ptr<Executor> make_clip_image_executor(std::shared_ptr<ClipModels> models);
+std::unique_ptr<Executor> make_text_executor(std::shared_ptr<ClipModels> models);
+std::unique_ptr<Executor> make_aesthetic_executor();
+std::unique_ptr<Executor> make_clip_score_executor();
+
 /// The synthetic test backend's picture for one generate step (BGR, width x height).
 /// Deterministic in (prompt, negative, seed, checkpoint identity, size) and nothing else.
 std::string synthetic_png(const plan::Step& step);

@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "exec/executor.h"
+#include "exec/scoring.h"
 #include "exec/statistics.h"
 #include "models/style.h"
 #include "util/error.h"
@@ -63,20 +64,6 @@ std::pair<int, int> parse_size(const std::string& s) {
   return {std::stoi(s.substr(0, x)), std::stoi(s.substr(x + 1))};
 }
 
-/// BGR image -> RGB at the requested size (INTER_AREA to shrink, bicubic to enlarge).
-cv::Mat prepare(const cv::Mat& bgr, int w, int h) {
-  cv::Mat resized;
-  if (bgr.cols == w && bgr.rows == h) {
-    resized = bgr;
-  } else {
-    int interp = (w < bgr.cols && h < bgr.rows) ? cv::INTER_AREA : cv::INTER_CUBIC;
-    cv::resize(bgr, resized, cv::Size(w, h), 0, 0, interp);
-  }
-  cv::Mat rgb;
-  cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
-}
-
 /// VGG19 Gram matrices, for target files (target_features) and generated images
 /// (image_features). Models are loaded once per weights hash.
 class StyleFeaturesExecutor : public Executor {
@@ -127,10 +114,10 @@ class StyleFeaturesExecutor : public Executor {
       std::string bytes = util::read_file(path);
       if (util::sha256_hex(bytes) != j.step->param("image.sha256"))
         throw Error(path + ": changed since the plan was made; run again");
-      return prepare(util::decode_image(bytes, path), size.first, size.second);
+      return prepare_for_vgg(util::decode_image(bytes, path), size.first, size.second);
     }
     if (j.inputs.empty() || !j.inputs[0]) throw Error("image_features step without its image");
-    return prepare(util::decode_image(*j.inputs[0], "generated image"), size.first, size.second);
+    return prepare_for_vgg(util::decode_image(*j.inputs[0], "generated image"), size.first, size.second);
   }
 
   models::Vgg19Style& model(const plan::Step& s) {
@@ -150,13 +137,11 @@ class StyleFeaturesExecutor : public Executor {
   std::map<std::string, std::unique_ptr<models::Vgg19Style>> m_models;
 };
 
-class MetricExecutor : public Executor {
+class StyleLossExecutor : public Executor {
  public:
   size_t max_batch() const override { return 64; }
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     each_job(jobs, out, [](const Job& j) {
-      const std::string& metric = j.step->param("metric");
-      if (metric != "style_loss") throw Error("metric '" + metric + "' is not implemented yet");
       models::StyleVariant v = j.step->param("variant") == "normalized" ? models::StyleVariant::normalized
                                                                         : models::StyleVariant::ghostreview;
       if (j.inputs.size() < 2) throw Error("style_loss needs an image and at least one target");
@@ -172,6 +157,44 @@ class MetricExecutor : public Executor {
       return r.dump();
     });
   }
+};
+
+/// Hands each job to the executor named by one of its parameters (image_features by "model",
+/// metric by "metric"), keeping the batch's order of outcomes.
+class RoutingExecutor : public Executor {
+ public:
+  RoutingExecutor(std::string param, std::map<std::string, std::unique_ptr<Executor>> routes)
+      : m_param(std::move(param)), m_routes(std::move(routes)) {}
+  size_t max_batch() const override {
+    size_t m = 1;
+    for (const auto& [k, e] : m_routes) m = std::max(m, e->max_batch());
+    return m;
+  }
+  std::string device() const override { return m_routes.empty() ? "cpu" : m_routes.begin()->second->device(); }
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    out.assign(jobs.size(), Outcome{});
+    std::map<std::string, std::vector<size_t>> by_route;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const std::string* v = jobs[i].step->find_param(m_param);
+      by_route[v ? *v : ""].push_back(i);
+    }
+    for (const auto& [name, idx] : by_route) {
+      auto it = m_routes.find(name);
+      if (it == m_routes.end()) {
+        for (size_t i : idx) out[i].error = "no executor for " + m_param + " '" + name + "'";
+        continue;
+      }
+      std::vector<Job> sub;
+      for (size_t i : idx) sub.push_back(jobs[i]);
+      std::vector<Outcome> got;
+      it->second->run(sub, got);
+      for (size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(got[k]);
+    }
+  }
+
+ private:
+  std::string m_param;
+  std::map<std::string, std::unique_ptr<Executor>> m_routes;
 };
 
 class AggregateExecutor : public Executor {
@@ -227,8 +250,16 @@ std::unique_ptr<ExecutorSet> ExecutorSet::builtin() {
   auto set = std::make_unique<SimpleExecutorSet>();
   set->set(plan::StepKind::generate, std::make_unique<GenerateExecutor>());
   set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
-  set->set(plan::StepKind::image_features, std::make_unique<StyleFeaturesExecutor>(false));
-  set->set(plan::StepKind::metric, std::make_unique<MetricExecutor>());
+  auto clip = make_clip_models();
+  std::map<std::string, std::unique_ptr<Executor>> features, metrics;
+  features["vgg19"] = std::make_unique<StyleFeaturesExecutor>(false);
+  features["clip"] = make_clip_image_executor(clip);
+  set->set(plan::StepKind::image_features, std::make_unique<RoutingExecutor>("model", std::move(features)));
+  set->set(plan::StepKind::text_features, make_text_executor(clip));
+  metrics["style_loss"] = std::make_unique<StyleLossExecutor>();
+  metrics["aesthetic"] = make_aesthetic_executor();
+  metrics["clip_score"] = make_clip_score_executor();
+  set->set(plan::StepKind::metric, std::make_unique<RoutingExecutor>("metric", std::move(metrics)));
   set->set(plan::StepKind::aggregate, std::make_unique<AggregateExecutor>());
   set->set(plan::StepKind::report, std::make_unique<ReportExecutor>());
   return set;

@@ -83,7 +83,7 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
         t.prompt_group[prompt] = group;
         for (auto& per_ck : t.v) per_ck.emplace_back();
       }
-      if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
+      if (!group.empty() && std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
       seen_prompts[prompt] = 1;
       double value = row.at(4).is_number() ? row.at(4).get<double>() : std::nan("");
       t.v[ci->second][pi->second].push_back(value);
@@ -111,7 +111,8 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
         if (seeds.empty()) continue;
         for (double x : seeds) {
           all.add(x);
-          by_group[t.prompt_group.at(t.prompts[p])].add(x);
+          const std::string& g = t.prompt_group.at(t.prompts[p]);
+          if (!g.empty()) by_group[g].add(x);
         }
         spread.add(sample_std(seeds));
       }
@@ -143,7 +144,8 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
         if (std::isnan(m[c])) continue;
         double zz = sd > 0 ? (m[c] - mean) / sd : 0.0;
         z[c].add(zz);
-        zg[c][t.prompt_group.at(t.prompts[p])].add(zz);
+        const std::string& g = t.prompt_group.at(t.prompts[p]);
+        if (!g.empty()) zg[c][g].add(zz);
       }
     }
     double dir = lower_is_better(metric) ? -1.0 : 1.0;

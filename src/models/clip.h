@@ -1,12 +1,28 @@
 #pragma once
 // CLIP (vision and text towers) in libtorch behind a torch-free interface.
-// Architectures: known names (ViT-B/32, ViT-L/14, ViT-H/14) or a Hugging Face CLIP config.json
-// (text_config, vision_config, projection_dim, hidden_act), which is how custom and tiny CLIPs are
-// described. Weight layouts: Hugging Face (`vision_model.*`, `text_model.*`, `visual_projection`,
+// Architectures: known names or a Hugging Face CLIP config.json (text_config, vision_config,
+// projection_dim, hidden_act), which is how custom and tiny CLIPs are described.
+// - "ViT-B/32", "ViT-L/14": OpenAI's weights: quick_gelu, OpenAI mean/std.
+// - "ViT-H/14": open_clip laion2b_s32b_b79k (HPSv2, PickScore): exact gelu, OpenAI mean/std
+//   (open_clip's pretrained config keeps the OpenAI defaults for it).
+// - "ViT-L/14-laion2b": open_clip laion2b_s32b_b82k (GhostReview's rating / artifacts heads):
+//   exact gelu, mean = std = 0.5 (open_clip registers INCEPTION_MEAN/STD for it).
+//   open_clip's spelling (ViT-L-14) and any case are accepted.
+// - A config.json: keys missing from text_config / vision_config take transformers' defaults
+//   (CLIPTextConfig / CLIPVisionConfig, i.e. ViT-B/32: recent transformers write only the keys
+//   that differ); text_config_dict / vision_config_dict (older files) are read when the plain
+//   keys are absent. image_mean / image_std come from config.json, else from a
+//   preprocessor_config.json beside it, else OpenAI's. Both towers must share hidden_act and
+//   layer_norm_eps.
+// Weight layouts: Hugging Face (`vision_model.*`, `text_model.*`, `visual_projection`,
 // `text_projection`) and OpenAI / open_clip (`visual.*`, stacked `in_proj_weight`, transposed
-// `visual.proj` and `text_projection`), detected from the keys. Activation quick_gelu
-// (x * sigmoid(1.702 x)) or gelu (exact), from the config or overridden.
-// Fails: throws ghx::Error naming the file and key (missing key, wrong shape) or the config.
+// `visual.proj` and `text_projection`), detected from the keys; both towers are required.
+// Activation quick_gelu (x * sigmoid(1.702 x)) or gelu (exact), from the config or overridden.
+// Results: fp32; each image's / text's embedding depends only on its own input (bit-identical
+// whatever else shares the call, run to run, thread count aside).
+// Fails: throws ghx::Error naming the file and key (missing key, wrong shape, a layer beyond the
+// config's count, an unsupported dtype) or the config file and key; bad inputs (wrong pixel
+// count, EOT outside the sequence, an id outside the vocabulary) are errors, not crashes.
 // Never: downloads; keeps state beyond the loaded weights.
 #include <array>
 #include <memory>
@@ -57,7 +73,8 @@ class ClipModel {
   virtual const ClipConfig& config() const = 0;
   /// `pixels`: n images, each 3 x image_size x image_size (clip_preprocess output). Batched.
   virtual std::vector<ImageEmbedding> encode_images(const std::vector<std::vector<float>>& pixels) = 0;
-  /// `ids`: n token sequences of `context` ids; `eot`: where each one's feature is read.
+  /// `ids`: n token sequences of at most `context` ids (normally exactly `context`, zero-padded);
+  /// `eot`: where each one's feature is read. Tokens after the EOT are never read (causal mask).
   virtual std::vector<std::vector<float>> encode_texts(const std::vector<std::vector<int32_t>>& ids,
                                                        const std::vector<int32_t>& eot) = 0;
 };

@@ -11,7 +11,6 @@
 #include <string>
 
 #include "models/clip.h"
-#include "models/heads.h"
 #include "models/style.h"
 
 namespace ghx::models {
@@ -24,7 +23,6 @@ struct TorchApi {
   std::unique_ptr<Vgg19Style> (*load_vgg19)(const std::string& path) = nullptr;
   std::unique_ptr<ClipModel> (*load_clip)(const std::string& path, const ClipConfig& config, ClipLayout layout,
                                           const std::string& activation) = nullptr;
-  std::unique_ptr<ScoreHead> (*load_head)(const std::string& path) = nullptr;
   int (*set_threads)(int n) = nullptr;
   std::string (*describe)() = nullptr;
 };

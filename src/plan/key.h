@@ -20,8 +20,16 @@ using StepKeyHash = util::Digest128Hash;
 /// Bump when the encoding below changes: every key changes with it.
 constexpr int k_key_schema = 1;
 
-enum class StepKind : uint8_t { generate, target_features, image_features, metric, aggregate, report };
-constexpr int k_step_kind_count = 6;
+enum class StepKind : uint8_t {
+  generate,
+  target_features,
+  image_features,
+  metric,
+  aggregate,
+  report,
+  text_features,
+};
+constexpr int k_step_kind_count = 7;
 
 /// Stable names (they are hashed and stored: never rename).
 const char* kind_name(StepKind k);

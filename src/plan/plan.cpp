@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "models/clip.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/strings.h"
 
 namespace ghx::plan {
@@ -45,24 +47,33 @@ void add_generation_params(Params& p, const dsl::Generation& g) {
   }
 }
 
+/// One prompt of a section: a style prompt (group = style id, with targets) or a suite prompt.
+struct PromptItem {
+  std::string id;
+  std::string text;
+  std::string negative;
+  std::string group;
+  const dsl::Style* style = nullptr;
+};
+
+std::string join_floats(const std::array<float, 3>& v) {
+  return util::shortest_float(v[0]) + "," + util::shortest_float(v[1]) + "," + util::shortest_float(v[2]);
+}
+
 class Planner {
  public:
   Planner(const dsl::Review& r, FileHasher& h, dsl::Diagnostics& d) : m_r(r), m_hasher(h), m_d(d) {}
 
   std::optional<Plan> run() {
     hash_checkpoints();
-    std::string vgg_sha;
-    if (m_r.models.vgg19) vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
+    if (m_r.models.vgg19) m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
+    if (m_r.models.clip) load_clip();
+    if (m_r.models.aesthetic) m_head_sha = hash(m_r.models.aesthetic->file, m_r.models.aesthetic->pos);
+    if (!m_r.models.tokenizer.empty()) m_tokenizer_sha = hash(m_r.models.tokenizer, dsl::SourcePos{m_r.file, 0, 0});
     if (m_d.has_errors()) return std::nullopt;
 
     std::vector<uint32_t> aggregates;
-    for (const auto& sec : m_r.sections) {
-      if (sec.styles) {
-        for (const auto& metric : sec.metrics)
-          if (metric == "style_loss") aggregates.push_back(plan_style_section(sec, vgg_sha));
-      }
-      if (sec.prompts) record_prompts(sec);
-    }
+    for (const auto& sec : m_r.sections) plan_section(sec, aggregates);
     if (m_d.has_errors()) return std::nullopt;
 
     Step rep;
@@ -109,12 +120,31 @@ class Planner {
     }
   }
 
-  uint32_t target_features(const std::string& file, const std::string& vgg_sha, int64_t w, int64_t h,
-                           const dsl::SourcePos& pos) {
+  /// CLIP's identity in keys: weights by content, the architecture (a known name, or the
+  /// config file by content), layout, activation and every preprocessing constant.
+  void load_clip() {
+    const dsl::ModelFile& m = *m_r.models.clip;
+    std::string sha = hash(m.file, m.pos);
+    try {
+      m_clip_config = models::clip_config(m.arch);
+    } catch (const std::exception& e) {
+      m_d.error(m.pos, e.what());
+      return;
+    }
+    bool known = m.arch.find(".json") == std::string::npos && !util::file_exists(m.arch);
+    m_clip_params = {{"model", "clip"},
+                     {"model.sha256", sha},
+                     {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},
+                     {"layout", m.layout.empty() ? "auto" : m.layout},
+                     {"activation", m.activation.empty() ? m_clip_config.activation : m.activation}};
+    m_clip_context = {{"model.path", m.file}, {"arch.path", m.arch}};
+  }
+
+  uint32_t target_features(const std::string& file, int64_t w, int64_t h, const dsl::SourcePos& pos) {
     Step s;
     s.kind = StepKind::target_features;
     s.params.emplace_back("model", "vgg19");
-    s.params.emplace_back("model.sha256", vgg_sha);
+    s.params.emplace_back("model.sha256", m_vgg_sha);
     s.params.emplace_back("image.sha256", hash(file, pos));
     s.params.emplace_back("resize", std::to_string(w) + "x" + std::to_string(h));
     s.context.emplace_back("path", file);
@@ -122,71 +152,123 @@ class Planner {
     return m_plan.add(std::move(s));
   }
 
-  uint32_t plan_style_section(const dsl::Section& sec, const std::string& vgg_sha) {
+  std::vector<PromptItem> prompt_items(const dsl::Section& sec) {
+    std::vector<PromptItem> items;
+    const std::string& neg = sec.generation.negative_prompt;
+    if (sec.styles) {
+      for (const auto& style : sec.styles->styles)
+        for (size_t j = 0; j < style.prompts.size(); ++j)
+          items.push_back({style.id + "#" + std::to_string(j), style.prompts[j], neg, style.id, &style});
+    }
+    if (sec.prompts) {
+      for (const auto& p : sec.prompts->prompts) {
+        if (p.skip) continue;
+        items.push_back({p.id, p.text, p.negative.value_or(neg), "", nullptr});
+      }
+    }
+    return items;
+  }
+
+  uint32_t generate(const dsl::Section& sec, const PromptItem& item, size_t ci, int64_t i) {
+    const dsl::Generation& g = sec.generation;
+    Step gen;
+    gen.kind = StepKind::generate;
+    gen.params.emplace_back("checkpoint", m_identity[ci]);
+    gen.params.emplace_back("prompt", item.text);
+    gen.params.emplace_back("negative_prompt", item.negative);
+    gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
+    add_generation_params(gen.params, g);
+    gen.context.emplace_back("checkpoint.name", m_r.checkpoints[ci].name);
+    gen.context.emplace_back("checkpoint.backend_name", m_r.checkpoints[ci].backend_name);
+    gen.context.emplace_back("section", sec.id);
+    gen.context.emplace_back("prompt_id", item.id);
+    gen.context.emplace_back("batch_size", std::to_string(g.batch_size));
+    gen.context.emplace_back("image_index", std::to_string(i));
+    return m_plan.add(std::move(gen));
+  }
+
+  uint32_t clip_image_features(uint32_t gen) {
+    Step f;
+    f.kind = StepKind::image_features;
+    f.params = m_clip_params;
+    f.params.emplace_back("preprocess", "pil_bicubic,center_crop");
+    f.params.emplace_back("image_size", std::to_string(m_clip_config.image_size));
+    f.params.emplace_back("mean", join_floats(m_clip_config.mean));
+    f.params.emplace_back("std", join_floats(m_clip_config.std));
+    f.context = m_clip_context;
+    f.inputs = {gen};
+    return m_plan.add(std::move(f));
+  }
+
+  uint32_t text_features(const std::string& text) {
+    Step t;
+    t.kind = StepKind::text_features;
+    t.params = m_clip_params;
+    t.params.emplace_back("tokenizer.sha256", m_tokenizer_sha);
+    t.params.emplace_back("context", std::to_string(m_clip_config.context));
+    t.params.emplace_back("text", text);
+    t.context = m_clip_context;
+    t.context.emplace_back("tokenizer.path", m_r.models.tokenizer);
+    return m_plan.add(std::move(t));
+  }
+
+  void plan_section(const dsl::Section& sec, std::vector<uint32_t>& aggregates) {
     const dsl::Generation& g = sec.generation;
     int64_t sw = sec.style_size ? sec.style_size->first : g.width;
     int64_t sh = sec.style_size ? sec.style_size->second : g.height;
-    const char* variant = dsl::to_string(m_r.metrics.style_loss);
+    std::vector<PromptItem> items = prompt_items(sec);
+    for (const auto& it : items) m_plan.prompts.push_back({sec.id, it.id, it.text, it.text, {}, ""});
 
-    Step agg;
-    agg.kind = StepKind::aggregate;
-    agg.params.emplace_back("section", sec.id);
-    agg.params.emplace_back("metric", "style_loss");
-    agg.params.emplace_back("variant", variant);
-
-    for (const auto& style : sec.styles->styles) {
-      std::vector<uint32_t> targets;
-      for (const auto& f : style.target_files) targets.push_back(target_features(f, vgg_sha, sw, sh, style.pos));
-      for (size_t pj = 0; pj < style.prompts.size(); ++pj) {
-        std::string prompt_id = style.id + "#" + std::to_string(pj);
-        m_plan.prompts.push_back({sec.id, prompt_id, style.prompts[pj], style.prompts[pj], {}, ""});
+    for (const auto& metric : sec.metrics) {
+      std::string variant = metric == "style_loss"   ? dsl::to_string(m_r.metrics.style_loss)
+                            : metric == "clip_score" ? dsl::to_string(m_r.metrics.clip_score)
+                                                     : "";
+      Step agg;
+      agg.kind = StepKind::aggregate;
+      agg.params.emplace_back("section", sec.id);
+      agg.params.emplace_back("metric", metric);
+      agg.params.emplace_back("variant", variant);
+      for (const auto& item : items) {
+        std::vector<uint32_t> targets;
+        if (metric == "style_loss") {
+          if (!item.style) continue;  // only style prompts have targets
+          for (const auto& f : item.style->target_files) targets.push_back(target_features(f, sw, sh, item.style->pos));
+        }
+        uint32_t text = metric == "clip_score" ? text_features(item.text) : 0;
         for (size_t ci = 0; ci < m_r.checkpoints.size(); ++ci) {
-          const auto& cp = m_r.checkpoints[ci];
           for (int64_t i = 0; i < g.images_per_prompt(); ++i) {
-            int64_t seed = m_r.seed + i;
-            Step gen;
-            gen.kind = StepKind::generate;
-            gen.params.emplace_back("checkpoint", m_identity[ci]);
-            gen.params.emplace_back("prompt", style.prompts[pj]);
-            gen.params.emplace_back("negative_prompt", g.negative_prompt);
-            gen.params.emplace_back("seed", std::to_string(seed));
-            add_generation_params(gen.params, g);
-            gen.context.emplace_back("checkpoint.name", cp.name);
-            gen.context.emplace_back("checkpoint.backend_name", cp.backend_name);
-            gen.context.emplace_back("section", sec.id);
-            gen.context.emplace_back("prompt_id", prompt_id);
-            gen.context.emplace_back("batch_size", std::to_string(g.batch_size));
-            gen.context.emplace_back("image_index", std::to_string(i));
-            uint32_t gi = m_plan.add(std::move(gen));
-
-            Step feat;
-            feat.kind = StepKind::image_features;
-            feat.params.emplace_back("model", "vgg19");
-            feat.params.emplace_back("model.sha256", vgg_sha);
-            feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
-            feat.context.emplace_back("model.path", m_r.models.vgg19->file);
-            feat.inputs = {gi};
-            uint32_t fi = m_plan.add(std::move(feat));
-
+            uint32_t gi = generate(sec, item, ci, i);
             Step met;
             met.kind = StepKind::metric;
-            met.params.emplace_back("metric", "style_loss");
+            met.params.emplace_back("metric", metric);
             met.params.emplace_back("variant", variant);
-            met.inputs.push_back(fi);
-            met.inputs.insert(met.inputs.end(), targets.begin(), targets.end());
+            if (metric == "style_loss") {
+              Step feat;
+              feat.kind = StepKind::image_features;
+              feat.params.emplace_back("model", "vgg19");
+              feat.params.emplace_back("model.sha256", m_vgg_sha);
+              feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
+              feat.context.emplace_back("model.path", m_r.models.vgg19->file);
+              feat.inputs = {gi};
+              met.inputs.push_back(m_plan.add(std::move(feat)));
+              met.inputs.insert(met.inputs.end(), targets.begin(), targets.end());
+            } else if (metric == "aesthetic") {
+              met.params.emplace_back("head.sha256", m_head_sha);
+              met.context.emplace_back("head.path", m_r.models.aesthetic->file);
+              met.inputs.push_back(clip_image_features(gi));
+            } else {  // clip_score
+              met.inputs.push_back(clip_image_features(gi));
+              met.inputs.push_back(text);
+            }
             uint32_t mi = m_plan.add(std::move(met));
-
-            agg.params.emplace_back("row", join_fields({cp.name, prompt_id, style.id, std::to_string(seed)}));
+            agg.params.emplace_back("row", join_fields({m_r.checkpoints[ci].name, item.id, item.group,
+                                                        std::to_string(m_r.seed + i)}));
             agg.inputs.push_back(mi);
           }
         }
       }
+      aggregates.push_back(m_plan.add(std::move(agg)));
     }
-    return m_plan.add(std::move(agg));
-  }
-
-  void record_prompts(const dsl::Section& sec) {
-    for (const auto& p : sec.prompts->prompts) m_plan.prompts.push_back({sec.id, p.id, p.text, p.text, {}, ""});
   }
 
   const dsl::Review& m_r;
@@ -194,6 +276,9 @@ class Planner {
   dsl::Diagnostics& m_d;
   Plan m_plan;
   std::vector<std::string> m_identity;  // per checkpoint
+  std::string m_vgg_sha, m_head_sha, m_tokenizer_sha;
+  models::ClipConfig m_clip_config;
+  Params m_clip_params, m_clip_context;
 };
 
 }  // namespace
@@ -227,13 +312,20 @@ std::string Step::label() const {
       add("seed=", find_param("seed"));
       break;
     case StepKind::target_features: add("", find_context("path")); break;
-    case StepKind::image_features: add("", find_param("resize")); break;
-    case StepKind::metric: add("", find_param("metric")); break;
+    case StepKind::image_features:
+      add("", find_param("model"));
+      add("", find_param("resize"));
+      break;
+    case StepKind::metric:
+      add("", find_param("metric"));
+      add("", find_param("variant"));
+      break;
     case StepKind::aggregate:
       add("", find_param("section"));
       add("", find_param("metric"));
       break;
     case StepKind::report: add("", find_param("experiment.name")); break;
+    case StepKind::text_features: add("", find_param("text")); break;
   }
   return s;
 }

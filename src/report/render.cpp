@@ -110,7 +110,9 @@ data build_view(const json& results) {
     sec.set("id", s["id"].get<std::string>());
     std::string metric = s["metric"].get<std::string>();
     sec.set("metric", metric);
-    sec.set("variant", s["variant"].get<std::string>());
+    std::string variant = s["variant"].get<std::string>();
+    sec.set("variant", variant.empty() ? std::string() : " (" + variant + ")");
+    sec.set("has_groups", !s["groups"].empty());
     sec.set("images", std::to_string(s["images"].get<int64_t>()));
     sec.set("prompts", std::to_string(s["prompts"].get<int64_t>()));
     data gh{data::type::list};

@@ -15,6 +15,13 @@ std::string shortest_double(double v) {
   return std::string(buf, res.ptr);
 }
 
+std::string shortest_float(float v) {
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
 std::string fixed_double(double v, int decimals) {
   if (std::isnan(v)) return "nan";
   if (v == 0) v = 0;  // no "-0.000"

@@ -8,6 +8,8 @@ namespace ghx::util {
 
 /// Shortest decimal that reads back to the same double ("0.8", "1", "0.65"); used in step keys.
 std::string shortest_double(double v);
+/// The same for a float ("0.48145467"): the shortest text that reads back to the same float.
+std::string shortest_float(float v);
 /// Fixed notation with `decimals` digits ("%.*f"); "nan" for NaN. Used in reports.
 std::string fixed_double(double v, int decimals);
 /// Levenshtein distance.

@@ -13,19 +13,19 @@ cp experiments/demo.toml base.toml
 sed -i 's#\.\./#./#g' base.toml
 
 sed 's/^steps = 30/steps = = 30/' base.toml > syntax.toml
-check_bad syntax syntax.toml "syntax.toml:14:"
+check_bad syntax syntax.toml "syntax.toml:16:"
 sed 's/^steps = 30/stpes = 30/' base.toml > unknown.toml
-check_bad unknown unknown.toml "unknown.toml:14:1: error: unknown key 'stpes' in [generation] (did you mean 'steps'?)"
+check_bad unknown unknown.toml "unknown.toml:16:1: error: unknown key 'stpes' in [generation] (did you mean 'steps'?)"
 sed 's/^steps = 30/steps = "30"/' base.toml > type.toml
-check_bad type type.toml "type.toml:14:9: error: 'steps' must be an integer, not a string"
+check_bad type type.toml "type.toml:16:9: error: 'steps' must be an integer, not a string"
 sed 's/^steps = 30/steps = -30/' base.toml > negative.toml
-check_bad negative negative.toml "negative.toml:14:9: error: 'steps' = -30 is out of range"
+check_bad negative negative.toml "negative.toml:16:9: error: 'steps' = -30 is out of range"
 sed 's#styles_demo.toml#missing.toml#' base.toml > nosuite.toml
-check_bad nosuite nosuite.toml "nosuite.toml:42:10: error: style suite not found: './suites/missing.toml'"
+check_bad nosuite nosuite.toml "nosuite.toml:52:10: error: style suite not found: './suites/missing.toml'"
 sed 's#tiny/vgg19#tiny/none#' base.toml > nomodel.toml
-check_bad nomodel nomodel.toml "nomodel.toml:35:18: error: model file not found"
+check_bad nomodel nomodel.toml "nomodel.toml:37:18: error: model file not found"
 sed 's/name = "dreamshaper_8"/name = "ghostmix_v2"/' base.toml > dup.toml
-check_bad dup dup.toml "dup.toml:27:8: error: duplicate checkpoint name 'ghostmix_v2'"
+check_bad dup dup.toml "dup.toml:29:8: error: duplicate checkpoint name 'ghostmix_v2'"
 : > empty.toml
 check_bad empty empty.toml "empty.toml:1:1: error: empty file"
 head -c 300 "$GHX" > garbage.toml

@@ -4,14 +4,14 @@
 source "$(dirname "$0")/lib.inc"
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
-expect_eq "$(json_field executed "$out")" 190 "first run executed"
+expect_eq "$(json_field executed "$out")" 339 "first run executed"
 expect_eq "$(json_field failed "$out")" 0 "first run failed"
 expect_eq "$(json_field report "$out")" '"reports/demo-v1"' "report folder"
 mkdir first && cp reports/demo-v1/* first/
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field executed "$out")" 0 "second run executed"
-expect_eq "$(json_field cached "$out")" 190 "second run cached"
+expect_eq "$(json_field cached "$out")" 339 "second run cached"
 for f in report.md report.html results.json results.csv; do
   cmp -s "first/$f" "reports/demo-v1/$f" || fail "$f changed on a no-op re-run"
 done

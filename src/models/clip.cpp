@@ -1,0 +1,505 @@
+// ClipModel on libtorch: pre-LayerNorm ViT image tower and causal text tower, fp32, inference
+// mode; a batched interface, one image or text per forward pass (see "Batch invariance"). Weights
+// in the Hugging Face or the OpenAI / open_clip layout (models::WeightFile: safetensors or torch
+// .pth), shape-checked against the ClipConfig.
+// Per-op ATen headers only: <torch/torch.h> costs ~13 s per translation unit on two cores.
+//
+// Arithmetic (the same as transformers' CLIPModel and open_clip, in fp32):
+//   attention: one [3D, D] GEMM for q, k and v (HF's q/k/v_proj are stacked at load time, the
+//   1/sqrt(head_dim) scale is folded into the q rows: exact when head_dim is a power of 4), one
+//   batched GEMM for the scores (baddbmm adds the causal mask), one softmax, one batched GEMM with
+//   v, one GEMM for out_proj; MLP: GEMM, quick_gelu (x * sigmoid(1.702 x)) or exact gelu, GEMM.
+// Work skipped because it cannot change the outputs:
+//   - the patch embedding is a GEMM over the unfolded patches (a stride = kernel convolution);
+//   - the last layer of each tower runs its attention queries, out_proj and MLP only for the rows
+//     that are read (the class token; each text's EOT position);
+//   - a text is cut after its EOT: the causal mask means later tokens never reach it.
+// Batch invariance: OpenBLAS's sgemm gives a row different last bits depending on how many rows
+// share the call (measured: up to ~1e-6 relative, in PyTorch too). So that an embedding depends
+// only on its own input (cache entries must not depend on which images shared a batch), every
+// forward pass holds one image or one text: GEMMs have M = tokens (50 for ViT-B/32, 257 for
+// ViT-L/14 and ViT-H/14). At 257 rows OpenBLAS is as fast as with more (~230 GFLOP/s per core);
+// at 50 rows ViT-B/32 images cost ~18% more than in batches of 8, texts ~2x (a few per review).
+// The code below handles n sequences per pass (it matched the goldens with 16 images / 64 texts
+// per pass too); k_image_batch / k_text_batch trade batch invariance for that speed.
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/baddbmm.h>
+#include <ATen/ops/bmm.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/clip.h"
+#include "models/torch_runtime.h"
+#include "models/weights.h"
+#include "util/error.h"
+
+namespace ghx::models {
+namespace {
+
+constexpr std::size_t k_image_batch = 1;  // images per forward pass (1: batch-invariant bits)
+constexpr std::size_t k_text_batch = 1;   // texts per forward pass (1: batch-invariant bits)
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+const char* layout_name(ClipLayout l) {
+  return l == ClipLayout::hf ? "Hugging Face layout" : "OpenAI/open_clip layout";
+}
+
+// Reads tensors as owned, contiguous fp32 copies, checking names and shapes.
+class WeightReader {
+ public:
+  WeightReader(const WeightFile& file, const ClipConfig& config, ClipLayout layout)
+      : m_file(file), m_config(config), m_layout(layout) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& msg) const {
+    throw Error(m_file.path() + ": tensor '" + key + "': " + msg);
+  }
+
+  at::Tensor get(const std::string& key, const std::vector<std::int64_t>& shape) const {
+    if (!m_file.contains(key))
+      throw Error(m_file.path() + ": missing tensor '" + key + "' (" + layout_name(m_layout) +
+                  ", " + m_config.name + ")");
+    const TensorInfo& t = m_file.info(key);
+    if (t.shape != shape)
+      fail(key, "shape " + shape_text(t.shape) + ", expected " + shape_text(shape) + " for " +
+                    m_config.name);
+    return load(key, t);
+  }
+
+  /// A layer beyond the config's count means the config does not describe these weights.
+  void expect_absent(const std::string& key, const std::string& what) const {
+    if (m_file.contains(key))
+      fail(key, "present, but " + m_config.name + " has " + what + " (wrong config?)");
+  }
+
+ private:
+  at::Tensor load(const std::string& key, const TensorInfo& t) const {
+    at::ScalarType type;
+    switch (t.dtype) {
+      case Dtype::f32: type = at::kFloat; break;
+      case Dtype::f16: type = at::kHalf; break;
+      case Dtype::bf16: type = at::kBFloat16; break;
+      case Dtype::f64: type = at::kDouble; break;
+      default:
+        fail(key, std::string("dtype ") + dtype_name(t.dtype) + " (F32, F16, BF16 or F64 expected)");
+    }
+    auto* p = const_cast<unsigned char*>(m_file.data(key));
+    const std::size_t bytes = t.end - t.begin;
+    const auto options = at::TensorOptions().dtype(type);
+    if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) != 0) {
+      // Offsets are free in the formats: copy a misaligned tensor instead of viewing it.
+      at::Tensor raw = at::empty(t.shape, options);
+      if (bytes != 0) std::memcpy(raw.data_ptr(), p, bytes);
+      return raw.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    }
+    std::shared_ptr<const Mapping> keep = m_file.mapping();
+    at::Tensor view = at::from_blob(
+        p, t.shape, [keep](void*) mutable { keep.reset(); }, options);
+    // copy=true: never keep a view of the read-only mapping (in-place ops would fault).
+    return view.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+  }
+
+  const WeightFile& m_file;
+  const ClipConfig& m_config;
+  ClipLayout m_layout;
+};
+
+struct Block {
+  at::Tensor ln1_w, ln1_b;
+  at::Tensor qkv_w, qkv_b;  // [3D, D], [3D]: q rows pre-scaled by 1/sqrt(head_dim)
+  at::Tensor out_w, out_b;
+  at::Tensor ln2_w, ln2_b;
+  at::Tensor fc1_w, fc1_b, fc2_w, fc2_b;
+};
+
+struct Tower {
+  std::vector<Block> blocks;
+  std::int64_t heads = 1;
+};
+
+std::int64_t i64(int v) { return static_cast<std::int64_t>(v); }
+
+Block read_block(const WeightReader& r, ClipLayout layout, const std::string& prefix,
+                 const ClipTowerConfig& tc) {
+  const std::int64_t d = tc.width, m = tc.mlp;
+  Block b;
+  if (layout == ClipLayout::hf) {
+    b.ln1_w = r.get(prefix + "layer_norm1.weight", {d});
+    b.ln1_b = r.get(prefix + "layer_norm1.bias", {d});
+    b.qkv_w = at::cat({r.get(prefix + "self_attn.q_proj.weight", {d, d}),
+                       r.get(prefix + "self_attn.k_proj.weight", {d, d}),
+                       r.get(prefix + "self_attn.v_proj.weight", {d, d})});
+    b.qkv_b = at::cat({r.get(prefix + "self_attn.q_proj.bias", {d}),
+                       r.get(prefix + "self_attn.k_proj.bias", {d}),
+                       r.get(prefix + "self_attn.v_proj.bias", {d})});
+    b.out_w = r.get(prefix + "self_attn.out_proj.weight", {d, d});
+    b.out_b = r.get(prefix + "self_attn.out_proj.bias", {d});
+    b.ln2_w = r.get(prefix + "layer_norm2.weight", {d});
+    b.ln2_b = r.get(prefix + "layer_norm2.bias", {d});
+    b.fc1_w = r.get(prefix + "mlp.fc1.weight", {m, d});
+    b.fc1_b = r.get(prefix + "mlp.fc1.bias", {m});
+    b.fc2_w = r.get(prefix + "mlp.fc2.weight", {d, m});
+    b.fc2_b = r.get(prefix + "mlp.fc2.bias", {d});
+  } else {
+    b.ln1_w = r.get(prefix + "ln_1.weight", {d});
+    b.ln1_b = r.get(prefix + "ln_1.bias", {d});
+    b.qkv_w = r.get(prefix + "attn.in_proj_weight", {3 * d, d});
+    b.qkv_b = r.get(prefix + "attn.in_proj_bias", {3 * d});
+    b.out_w = r.get(prefix + "attn.out_proj.weight", {d, d});
+    b.out_b = r.get(prefix + "attn.out_proj.bias", {d});
+    b.ln2_w = r.get(prefix + "ln_2.weight", {d});
+    b.ln2_b = r.get(prefix + "ln_2.bias", {d});
+    b.fc1_w = r.get(prefix + "mlp.c_fc.weight", {m, d});
+    b.fc1_b = r.get(prefix + "mlp.c_fc.bias", {m});
+    b.fc2_w = r.get(prefix + "mlp.c_proj.weight", {d, m});
+    b.fc2_b = r.get(prefix + "mlp.c_proj.bias", {d});
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d / tc.heads));
+  b.qkv_w.narrow(0, 0, d).mul_(scale);
+  b.qkv_b.narrow(0, 0, d).mul_(scale);
+  return b;
+}
+
+Tower read_tower(const WeightReader& r, ClipLayout layout, const std::string& prefix,
+                 const ClipTowerConfig& tc) {
+  Tower t;
+  t.heads = tc.heads;
+  for (int n = 0; n < tc.layers; ++n)
+    t.blocks.push_back(read_block(r, layout, prefix + std::to_string(n) + ".", tc));
+  const std::string first = layout == ClipLayout::hf ? "layer_norm1.weight" : "ln_1.weight";
+  r.expect_absent(prefix + std::to_string(tc.layers) + "." + first,
+                  std::to_string(tc.layers) + " layers");
+  return t;
+}
+
+class TorchClip final : public ClipModel {
+ public:
+  TorchClip(ClipConfig config, const WeightFile& file, ClipLayout layout);
+  const ClipConfig& config() const override { return m_config; }
+  std::vector<ImageEmbedding> encode_images(const std::vector<std::vector<float>>& pixels) override;
+  std::vector<std::vector<float>> encode_texts(const std::vector<std::vector<int32_t>>& ids,
+                                               const std::vector<int32_t>& eot) override;
+
+ private:
+  at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
+    return at::layer_norm(x, {x.size(-1)}, w, b, m_config.layer_norm_eps);
+  }
+  void activate(at::Tensor& h) const;
+  at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                       const at::Tensor& mask, std::int64_t heads) const;
+  at::Tensor block(at::Tensor x, const Block& b, std::int64_t heads, const at::Tensor& mask) const;
+  at::Tensor last_block(const at::Tensor& x, const Block& b, std::int64_t heads,
+                        const at::Tensor& rows, const at::Tensor& mask) const;
+  void run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
+                  std::size_t count, std::vector<ImageEmbedding>& out) const;
+  void run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
+                 std::size_t first, std::size_t count, std::vector<std::vector<float>>& out) const;
+
+  ClipConfig m_config;
+  bool m_quick_gelu = true;
+  // Vision.
+  at::Tensor m_patch_w;  // [D, 3 * p * p]: conv1 / patch_embedding flattened
+  at::Tensor m_class;    // [D]
+  at::Tensor m_vpos;     // [1 + g*g, D]
+  at::Tensor m_pre_w, m_pre_b, m_post_w, m_post_b;
+  at::Tensor m_vproj;  // [P, D] (HF visual_projection.weight; OpenAI visual.proj transposed)
+  Tower m_vision;
+  // Text.
+  at::Tensor m_token;  // [V, D]
+  at::Tensor m_tpos;   // [context, D]
+  at::Tensor m_final_w, m_final_b;
+  at::Tensor m_tproj;  // [P, D]
+  Tower m_text;
+};
+
+TorchClip::TorchClip(ClipConfig config, const WeightFile& file, ClipLayout layout)
+    : m_config(std::move(config)), m_quick_gelu(m_config.activation == "quick_gelu") {
+  const ClipConfig& c = m_config;
+  const WeightReader r(file, c, layout);
+  const std::int64_t dv = c.vision.width, dt = c.text.width, p = c.patch_size;
+  const std::int64_t g = c.image_size / c.patch_size, proj = c.projection_dim;
+  const bool hf = layout == ClipLayout::hf;
+  const std::string v = hf ? "vision_model." : "visual.";
+  m_patch_w = r.get(hf ? v + "embeddings.patch_embedding.weight" : v + "conv1.weight", {dv, 3, p, p})
+                  .reshape({dv, 3 * p * p});
+  m_class = r.get(v + (hf ? "embeddings.class_embedding" : "class_embedding"), {dv});
+  m_vpos = r.get(hf ? v + "embeddings.position_embedding.weight" : v + "positional_embedding",
+                 {g * g + 1, dv});
+  m_pre_w = r.get(v + (hf ? "pre_layrnorm.weight" : "ln_pre.weight"), {dv});
+  m_pre_b = r.get(v + (hf ? "pre_layrnorm.bias" : "ln_pre.bias"), {dv});
+  m_vision = read_tower(r, layout, v + (hf ? "encoder.layers." : "transformer.resblocks."), c.vision);
+  m_post_w = r.get(v + (hf ? "post_layernorm.weight" : "ln_post.weight"), {dv});
+  m_post_b = r.get(v + (hf ? "post_layernorm.bias" : "ln_post.bias"), {dv});
+  m_vproj = hf ? r.get("visual_projection.weight", {proj, dv})
+               : r.get("visual.proj", {dv, proj}).t().contiguous();
+
+  const std::string t = hf ? "text_model." : "";
+  m_token = r.get(hf ? t + "embeddings.token_embedding.weight" : "token_embedding.weight",
+                  {i64(c.vocab_size), dt});
+  m_tpos = r.get(hf ? t + "embeddings.position_embedding.weight" : "positional_embedding",
+                 {i64(c.context), dt});
+  m_text = read_tower(r, layout, t + (hf ? "encoder.layers." : "transformer.resblocks."), c.text);
+  m_final_w = r.get(t + (hf ? "final_layer_norm.weight" : "ln_final.weight"), {dt});
+  m_final_b = r.get(t + (hf ? "final_layer_norm.bias" : "ln_final.bias"), {dt});
+  m_tproj = hf ? r.get("text_projection.weight", {proj, dt})
+               : r.get("text_projection", {dt, proj}).t().contiguous();
+}
+
+void TorchClip::activate(at::Tensor& h) const {
+  if (m_quick_gelu) {
+    at::Tensor s = h.mul(1.702);
+    s.sigmoid_();
+    h.mul_(s);
+  } else {
+    at::gelu_(h);
+  }
+}
+
+// q: [B, Tq, D], k and v: [B, T, D] (q already scaled). mask: broadcastable to
+// [B * heads, Tq, T], or undefined. Returns [B, Tq, D].
+at::Tensor TorchClip::attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask, std::int64_t heads) const {
+  const std::int64_t n = q.size(0), tq = q.size(1), t = k.size(1), d = q.size(2);
+  const std::int64_t hd = d / heads;
+  auto split = [&](const at::Tensor& x, std::int64_t rows) {  // [B, T, D] -> [B * H, T, hd]
+    return x.view({n, rows, heads, hd}).transpose(1, 2).reshape({n * heads, rows, hd});
+  };
+  const at::Tensor qh = split(q, tq), kh = split(k, t), vh = split(v, t);
+  at::Tensor scores = mask.defined() ? at::baddbmm(mask, qh, kh.transpose(1, 2))
+                                     : at::bmm(qh, kh.transpose(1, 2));
+  scores = at::softmax(scores, -1);
+  return at::bmm(scores, vh).view({n, heads, tq, hd}).transpose(1, 2).reshape({n, tq, d});
+}
+
+// One pre-LN residual block on x [B, T, D] (x is consumed and updated in place).
+at::Tensor TorchClip::block(at::Tensor x, const Block& b, std::int64_t heads,
+                            const at::Tensor& mask) const {
+  const std::int64_t d = x.size(2);
+  const at::Tensor qkv = at::linear(layer_norm(x, b.ln1_w, b.ln1_b), b.qkv_w, b.qkv_b);
+  const at::Tensor o = attention(qkv.narrow(2, 0, d), qkv.narrow(2, d, d), qkv.narrow(2, 2 * d, d),
+                                 mask, heads);
+  x.add_(at::linear(o, b.out_w, b.out_b));
+  at::Tensor h = at::linear(layer_norm(x, b.ln2_w, b.ln2_b), b.fc1_w, b.fc1_b);
+  activate(h);
+  x.add_(at::linear(h, b.fc2_w, b.fc2_b));
+  return x;
+}
+
+// The last block, for one row per sequence: `rows` [B] (int64) are the positions that are read.
+// Keys and values still come from every position. Returns [B, D].
+at::Tensor TorchClip::last_block(const at::Tensor& x, const Block& b, std::int64_t heads,
+                                 const at::Tensor& rows, const at::Tensor& mask) const {
+  const std::int64_t n = x.size(0), t = x.size(1), d = x.size(2);
+  const at::Tensor h = layer_norm(x, b.ln1_w, b.ln1_b);
+  const at::Tensor kv = at::linear(h, b.qkv_w.narrow(0, d, 2 * d), b.qkv_b.narrow(0, d, 2 * d));
+  const at::Tensor flat_index = at::arange(n, rows.options()).mul_(t).add_(rows);
+  at::Tensor sel = x.reshape({n * t, d}).index_select(0, flat_index);             // [B, D]
+  const at::Tensor q = at::linear(h.reshape({n * t, d}).index_select(0, flat_index),
+                                  b.qkv_w.narrow(0, 0, d), b.qkv_b.narrow(0, 0, d));
+  const at::Tensor o = attention(q.view({n, 1, d}), kv.narrow(2, 0, d), kv.narrow(2, d, d), mask,
+                                 heads);
+  sel.add_(at::linear(o.view({n, d}), b.out_w, b.out_b));
+  at::Tensor m = at::linear(layer_norm(sel, b.ln2_w, b.ln2_b), b.fc1_w, b.fc1_b);
+  activate(m);
+  sel.add_(at::linear(m, b.fc2_w, b.fc2_b));
+  return sel;
+}
+
+void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
+                           std::size_t count, std::vector<ImageEmbedding>& out) const {
+  const std::int64_t n = static_cast<std::int64_t>(count), s = m_config.image_size;
+  const std::int64_t p = m_config.patch_size, g = s / p, d = m_config.vision.width;
+  at::Tensor px = at::empty({n, 3, s, s}, at::TensorOptions().dtype(at::kFloat));
+  float* dst = px.data_ptr<float>();
+  const std::size_t per = static_cast<std::size_t>(3 * s * s);
+  for (std::size_t i = 0; i < count; ++i) std::memcpy(dst + i * per, pixels[first + i].data(), per * 4);
+  // Patches as rows (c, ky, kx order = the conv weight's): [B, 3, g, p, g, p] -> [B, g, g, 3, p, p].
+  const at::Tensor patches =
+      px.view({n, 3, g, p, g, p}).permute({0, 2, 4, 1, 3, 5}).reshape({n, g * g, 3 * p * p});
+  const at::Tensor emb = at::linear(patches, m_patch_w);  // [B, g*g, D]
+  at::Tensor x = at::cat({m_class.view({1, 1, d}).expand({n, 1, d}), emb}, 1);
+  x.add_(m_vpos);
+  x = layer_norm(x, m_pre_w, m_pre_b);
+  const auto& blocks = m_vision.blocks;
+  at::Tensor cls;
+  if (blocks.empty()) {
+    cls = x.select(1, 0);
+  } else {
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], m_vision.heads, {});
+    const at::Tensor rows = at::zeros({n}, at::TensorOptions().dtype(at::kLong));
+    cls = last_block(x, blocks.back(), m_vision.heads, rows, {});
+  }
+  const at::Tensor pooled = layer_norm(cls, m_post_w, m_post_b).contiguous();
+  const at::Tensor projected = at::linear(pooled, m_vproj).contiguous();
+  const float* pp = pooled.data_ptr<float>();
+  const float* jp = projected.data_ptr<float>();
+  const std::size_t pd = static_cast<std::size_t>(d), jd = static_cast<std::size_t>(m_config.projection_dim);
+  for (std::size_t i = 0; i < count; ++i) {
+    out[first + i].pooled.assign(pp + i * pd, pp + (i + 1) * pd);
+    out[first + i].projected.assign(jp + i * jd, jp + (i + 1) * jd);
+  }
+}
+
+void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
+                          const std::vector<int32_t>& eot, std::size_t first, std::size_t count,
+                          std::vector<std::vector<float>>& out) const {
+  const std::int64_t n = static_cast<std::int64_t>(count);
+  std::int64_t len = 1;
+  for (std::size_t i = 0; i < count; ++i) len = std::max<std::int64_t>(len, eot[first + i] + 1);
+  at::Tensor tok = at::empty({n, len}, at::TensorOptions().dtype(at::kLong));
+  at::Tensor rows = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  std::int64_t* tp = tok.data_ptr<std::int64_t>();
+  std::int64_t* rp = rows.data_ptr<std::int64_t>();
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& seq = ids[first + i];
+    for (std::int64_t j = 0; j < len; ++j)
+      tp[static_cast<std::int64_t>(i) * len + j] =
+          j < static_cast<std::int64_t>(seq.size()) ? seq[static_cast<std::size_t>(j)] : 0;
+    rp[i] = eot[first + i];
+  }
+  const std::int64_t heads = m_text.heads;
+  at::Tensor x = at::embedding(m_token, tok);  // [B, L, D]
+  x.add_(m_tpos.narrow(0, 0, len));
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto& blocks = m_text.blocks;
+  at::Tensor feature;
+  if (blocks.empty()) {
+    feature = x.reshape({n * len, x.size(2)})
+                  .index_select(0, at::arange(n, rows.options()).mul_(len).add_(rows));
+  } else {
+    const at::Tensor causal = at::full({len, len}, -inf, at::TensorOptions().dtype(at::kFloat)).triu_(1);
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], heads, causal);
+    // The EOT row of sequence i attends to positions 0 .. eot[i]: [B * H, 1, L].
+    const at::Tensor positions = at::arange(len, rows.options()).view({1, len});
+    const at::Tensor allowed = positions.le(rows.view({n, 1}));  // [B, L]
+    const at::Tensor row_mask = at::full({n, len}, -inf, at::TensorOptions().dtype(at::kFloat))
+                                    .masked_fill_(allowed, 0.0)
+                                    .view({n, 1, 1, len})
+                                    .expand({n, heads, 1, len})
+                                    .reshape({n * heads, 1, len});
+    feature = last_block(x, blocks.back(), heads, rows, row_mask);
+  }
+  const at::Tensor projected =
+      at::linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous();
+  const float* jp = projected.data_ptr<float>();
+  const std::size_t jd = static_cast<std::size_t>(m_config.projection_dim);
+  for (std::size_t i = 0; i < count; ++i) out[first + i].assign(jp + i * jd, jp + (i + 1) * jd);
+}
+
+std::vector<ImageEmbedding> TorchClip::encode_images(const std::vector<std::vector<float>>& pixels) {
+  const std::size_t want = static_cast<std::size_t>(3) * m_config.image_size * m_config.image_size;
+  for (std::size_t i = 0; i < pixels.size(); ++i)
+    if (pixels[i].size() != want)
+      throw Error("clip: image " + std::to_string(i) + " has " + std::to_string(pixels[i].size()) +
+                  " values, expected 3 x " + std::to_string(m_config.image_size) + " x " +
+                  std::to_string(m_config.image_size) + " = " + std::to_string(want));
+  std::vector<ImageEmbedding> out(pixels.size());
+  try {
+    c10::InferenceMode guard;
+    for (std::size_t first = 0; first < pixels.size(); first += k_image_batch)
+      run_images(pixels, first, std::min(k_image_batch, pixels.size() - first), out);
+  } catch (const c10::Error& e) {
+    throw Error(std::string("clip: libtorch failed: ") + e.what_without_backtrace());
+  }
+  return out;
+}
+
+std::vector<std::vector<float>> TorchClip::encode_texts(const std::vector<std::vector<int32_t>>& ids,
+                                                        const std::vector<int32_t>& eot) {
+  if (ids.size() != eot.size())
+    throw Error("clip: " + std::to_string(ids.size()) + " token sequences but " +
+                std::to_string(eot.size()) + " EOT positions");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto& seq = ids[i];
+    const std::string which = "clip: text " + std::to_string(i) + ": ";
+    if (seq.empty() || seq.size() > static_cast<std::size_t>(m_config.context))
+      throw Error(which + std::to_string(seq.size()) + " tokens (1 .. " +
+                  std::to_string(m_config.context) + " expected)");
+    if (eot[i] < 0 || static_cast<std::size_t>(eot[i]) >= seq.size())
+      throw Error(which + "EOT position " + std::to_string(eot[i]) + " is outside its " +
+                  std::to_string(seq.size()) + " tokens");
+    for (std::size_t j = 0; j < seq.size(); ++j)
+      if (seq[j] < 0 || seq[j] >= m_config.vocab_size)
+        throw Error(which + "token id " + std::to_string(seq[j]) + " at position " +
+                    std::to_string(j) + " is outside the vocabulary (" +
+                    std::to_string(m_config.vocab_size) + " ids)");
+  }
+  std::vector<std::vector<float>> out(ids.size());
+  try {
+    c10::InferenceMode guard;
+    for (std::size_t first = 0; first < ids.size(); first += k_text_batch)
+      run_texts(ids, eot, first, std::min(k_text_batch, ids.size() - first), out);
+  } catch (const c10::Error& e) {
+    throw Error(std::string("clip: libtorch failed: ") + e.what_without_backtrace());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<ClipModel> ClipModel::load(const std::string& path, const ClipConfig& config,
+                                           ClipLayout layout, const std::string& activation) {
+  ClipConfig c = config;
+  if (!activation.empty()) {
+    if (activation != "quick_gelu" && activation != "gelu")
+      throw Error("clip: unknown activation '" + activation + "' (quick_gelu or gelu)");
+    c.activation = activation;
+  }
+  if (c.activation != "quick_gelu" && c.activation != "gelu")
+    throw Error("clip: " + c.name + ": unknown activation '" + c.activation +
+                "' (quick_gelu or gelu)");
+  for (const auto* t : {&c.vision, &c.text})
+    if (t->layers < 0 || t->width <= 0 || t->heads <= 0 || t->mlp <= 0 || t->width % t->heads != 0)
+      throw Error("clip: " + c.name + ": inconsistent tower (width " + std::to_string(t->width) +
+                  ", heads " + std::to_string(t->heads) + ", mlp " + std::to_string(t->mlp) + ")");
+  if (c.patch_size <= 0 || c.image_size <= 0 || c.image_size % c.patch_size != 0 ||
+      c.context <= 0 || c.vocab_size <= 0 || c.projection_dim <= 0)
+    throw Error("clip: " + c.name + ": inconsistent sizes (image " + std::to_string(c.image_size) +
+                ", patch " + std::to_string(c.patch_size) + ", context " +
+                std::to_string(c.context) + ", vocabulary " + std::to_string(c.vocab_size) +
+                ", projection " + std::to_string(c.projection_dim) + ")");
+  const WeightFile file = WeightFile::open(path);
+  if (layout == ClipLayout::automatic) {
+    if (file.contains("vision_model.embeddings.patch_embedding.weight"))
+      layout = ClipLayout::hf;
+    else if (file.contains("visual.conv1.weight"))
+      layout = ClipLayout::openai;
+    else
+      throw Error(path + ": not a CLIP ViT state dict: neither "
+                         "'vision_model.embeddings.patch_embedding.weight' (Hugging Face) nor "
+                         "'visual.conv1.weight' (OpenAI/open_clip) is present");
+  }
+  ensure_torch_threads();
+  try {
+    c10::InferenceMode guard;
+    return std::make_unique<TorchClip>(std::move(c), file, layout);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": libtorch failed while loading: " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace ghx::models

@@ -1,0 +1,122 @@
+// `ghx score`: the real binary on PNG, JPEG and WebP files; a non-image is an error for that
+// file only (exit 1), the rest still scored; --json as in the contract.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "models/clip.h"
+#include "models/heads.h"
+#include "models/tokenizer.h"
+#include "support.h"
+
+using namespace ghx;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(GHX_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WEXITSTATUS(st), out};
+}
+
+/// image.png, image.jpg, image.webp (the same picture), not_an_image.png, and tiny models.
+void fixture(test::TempDir& t) {
+  cv::Mat img(40, 56, CV_8UC3, cv::Scalar(30, 120, 200));
+  cv::circle(img, {20, 20}, 12, cv::Scalar(250, 250, 10), -1);
+  cv::line(img, {0, 39}, {55, 0}, cv::Scalar(0, 0, 0), 3);
+  cv::imwrite(t / "image.png", img);
+  cv::imwrite(t / "image.jpg", img);
+  cv::imwrite(t / "image.webp", img);
+  test::write_text(t / "not_an_image.png", "just text");
+  cv::Mat target(48, 48, CV_8UC3, cv::Scalar(200, 30, 30));
+  cv::rectangle(target, {5, 5}, {30, 40}, cv::Scalar(10, 240, 10), -1);
+  cv::imwrite(t / "target.png", target);
+  models::write_tiny_vgg19(t / "m");
+  int merges = models::write_tiny_bpe_vocab(t / "m/bpe_vocab.txt.gz");
+  models::write_tiny_clip(t / "m", 512 + merges + 2);
+  models::write_tiny_aesthetic(t / "m", models::clip_config(t / "m/clip_config.json").projection_dim);
+}
+
+}  // namespace
+
+TEST_CASE("score style on PNG, JPEG and WebP; a non-image fails alone", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png" + " --size 64x64 " +
+                 t / "image.png " + t / "not_an_image.png " + t / "image.jpg " + t / "image.webp --json");
+  CHECK(r.code == 1);
+  json j = json::parse(r.out);
+  REQUIRE(j["scores"].size() == 3);
+  CHECK(j["scores"][0]["image"] == t / "image.png");
+  double png = j["scores"][0]["style_loss"], jpg = j["scores"][1]["style_loss"], webp = j["scores"][2]["style_loss"];
+  CHECK(png > 0);
+  CHECK(jpg == Approx(png).epsilon(0.2));   // lossy codecs: close, not equal
+  CHECK(webp == Approx(png).epsilon(0.2));
+  // the same image as target: zero loss
+  r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "image.png --size 64x64 " +
+          t / "image.png --json");
+  CHECK(r.code == 0);
+  CHECK(json::parse(r.out)["scores"][0]["style_loss"].get<double>() == 0.0);
+}
+
+TEST_CASE("score style with several targets lists each", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png " + t /
+                 "image.webp --variant normalized --size 48x48 " + t / "image.png --json");
+  REQUIRE(r.code == 0);
+  json s = json::parse(r.out)["scores"][0];
+  REQUIRE(s["per_target"].size() == 2);
+  double a = s["per_target"][0]["style_loss"], b = s["per_target"][1]["style_loss"];
+  CHECK(s["style_loss"].get<double>() == Approx((a + b) / 2));
+}
+
+TEST_CASE("score aesthetic and clip with tiny models", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  std::string clip = "--clip " + t / "m/clip.safetensors" + " --arch " + t / "m/clip_config.json";
+  Result a = run("score aesthetic " + clip + " --head " + t / "m/aesthetic.safetensors " + t / "image.png " + t /
+                 "image.webp --json");
+  REQUIRE(a.code == 0);
+  json ja = json::parse(a.out);
+  REQUIRE(ja["scores"].size() == 2);
+  CHECK(ja["scores"][0].contains("aesthetic"));
+  Result again = run("score aesthetic " + clip + " --head " + t / "m/aesthetic.safetensors " + t / "image.png " + t /
+                     "image.webp --json");
+  CHECK(again.out == a.out);  // deterministic
+
+  std::string base = "score clip " + clip + " --tokenizer " + t / "m/bpe_vocab.txt.gz" + " --prompt 'a yellow sun' ";
+  Result raw = run(base + t / "image.png --json");
+  Result hessel = run(base + "--variant hessel " + t / "image.png --json");
+  REQUIRE(raw.code == 0);
+  REQUIRE(hessel.code == 0);
+  double c = json::parse(raw.out)["scores"][0]["clip_score"];
+  CHECK(c >= -1.0);
+  CHECK(c <= 1.0);
+  CHECK(json::parse(hessel.out)["scores"][0]["clip_score"].get<double>() == Approx(2.5 * std::max(c, 0.0)));
+}
+
+TEST_CASE("score: bad model file or option is exit 2", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  CHECK(run("score style --vgg19 " + t / "image.png --target " + t / "target.png " + t / "image.png").code == 2);
+  CHECK(run("score style --vgg19 " + t / "m/vgg19.safetensors --target " + t / "target.png --variant bogus " + t /
+            "image.png").code == 2);
+  CHECK(run("score clip --clip " + t / "m/clip.safetensors --tokenizer x --prompt p " + t / "image.png").code == 2);
+}
