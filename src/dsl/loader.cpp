@@ -21,7 +21,7 @@ const std::vector<std::string> k_generation_keys = {
     "backend",    "endpoints",      "sampler", "steps", "cfg_scale", "width",    "height",
     "batch_size", "n_iter",         "negative_prompt", "vae", "clip_skip", "hires"};
 const std::vector<std::string> k_backends = {"synthetic", "a1111", "comfyui", "import"};
-const std::vector<std::string> k_metrics = {"style_loss", "aesthetic", "clip_score"};
+const std::vector<std::string> k_metrics = {"style_loss", "aesthetic", "clip_score", "rating", "artifacts", "hpsv2", "pickscore"};
 const std::vector<std::string> k_image_exts = {".png", ".jpg", ".jpeg", ".webp"};
 
 /// Reads one TOML file's tables with position-aware checks.
@@ -428,13 +428,35 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   if (!root.get("checkpoint")) r.error(r.file_pos(), "no [[checkpoint]]: a review needs at least one");
 
   if (const toml::table* t = r.table(root, "models")) {
-    r.check_keys(*t, {"clip", "tokenizer", "aesthetic", "vgg19"}, "[models]");
-    rv.models.clip = read_model(r, *t, "clip", {"file", "arch", "layout", "activation"});
-    if (rv.models.clip) check_clip(r, *t->get("clip")->as_table(), *rv.models.clip);
-    rv.models.aesthetic = read_model(r, *t, "aesthetic", {"file", "clip"});
-    if (rv.models.aesthetic && !rv.models.aesthetic->clip.empty() && rv.models.aesthetic->clip != "clip")
-      r.error(r.pos(*t->get("aesthetic")->as_table()->get("clip")),
-              "aesthetic.clip must name the [models] clip entry ('clip'), not '" + rv.models.aesthetic->clip + "'");
+    const std::vector<std::string> fixed = {"clip", "tokenizer", "vgg19", "aesthetic", "rating", "artifacts", "hpsv2", "pickscore"};
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str());
+      bool is_clip = key == "clip" || key.rfind("clip_", 0) == 0 || key == "hpsv2" || key == "pickscore";
+      bool is_head = key == "aesthetic" || key == "rating" || key == "artifacts";
+      if (is_clip) {
+        if (auto m = read_model(r, *t, key, {"file", "arch", "layout", "activation"})) {
+          check_clip(r, *v.as_table(), *m);
+          rv.models.clips[key] = *m;
+        }
+      } else if (is_head) {
+        if (auto m = read_model(r, *t, key, {"file", "clip"})) {
+          if (m->clip.empty()) m->clip = "clip";
+          rv.models.heads[key] = *m;
+        }
+      } else if (key != "vgg19" && key != "tokenizer") {
+        std::string msg = "unknown key '" + key + "' in [models]";
+        std::string near = util::closest_match(key, fixed);
+        if (!near.empty()) msg += " (did you mean '" + near + "'?)";
+        else msg += " (CLIP entries are 'clip', 'clip_<name>', 'hpsv2', 'pickscore'; heads 'aesthetic', 'rating', 'artifacts')";
+        r.error(r.pos(k.source()), msg);
+      }
+    }
+    for (const auto& [name, h] : rv.models.heads) {
+      if (!rv.models.clip(h.clip)) {
+        const toml::node* c = t->get(name)->as_table()->get("clip");
+        r.error(c ? r.pos(*c) : h.pos, name + ".clip names '" + h.clip + "', which is not a CLIP entry of [models]");
+      }
+    }
     rv.models.vgg19 = read_model(r, *t, "vgg19", {"file"});
     if (auto tok = r.str(*t, "tokenizer", "[models]", false, r.pos(*t))) {
       if (auto p = r.existing_path(*tok, r.pos(*t->get("tokenizer")), "tokenizer file")) rv.models.tokenizer = *p;
@@ -537,17 +559,18 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
       }
       auto wants = [&](const char* m) { return std::find(s.metrics.begin(), s.metrics.end(), m) != s.metrics.end(); };
       bool wants_style = wants("style_loss");
-      bool has_models = root.get("models") != nullptr;
-      if ((wants("aesthetic") || wants("clip_score")) && !t.get("prompts"))
-        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need a prompt suite ('prompts')");
-      if ((wants("aesthetic") || wants("clip_score")) && has_models && !root["models"]["clip"])
-        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need [models] clip");
-      if (wants("aesthetic") && has_models && !root["models"]["aesthetic"])
-        r.error(s.pos, "section '" + s.id + "': aesthetic needs [models] aesthetic");
-      if (wants("clip_score") && has_models && !root["models"]["tokenizer"])
-        r.error(s.pos, "section '" + s.id + "': clip_score needs [models] tokenizer");
-      if ((wants("aesthetic") || wants("clip_score")) && !has_models)
-        r.error(s.pos, "section '" + s.id + "': aesthetic and clip_score need a [models] table");
+      for (const auto& m : s.metrics) {
+        if (m == "style_loss") continue;
+        if (!t.get("prompts"))
+          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs a prompt suite ('prompts')");
+        if (is_head_metric(m) && !rv.models.head(m))
+          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] " + m + " (a head) and its CLIP");
+        std::string clip = m == "clip_score" ? "clip" : m;
+        if ((m == "clip_score" || is_preference_metric(m)) && !rv.models.clip(clip))
+          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] " + clip);
+        if ((m == "clip_score" || is_preference_metric(m)) && rv.models.tokenizer.empty())
+          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] tokenizer");
+      }
       if (wants_style && !t.get("styles"))
         r.error(s.pos, "section '" + s.id + "': style_loss needs a style suite ('styles')");
       if (wants_style && !rv.models.vgg19 && !(root.get("models") && root["models"]["vgg19"]))

@@ -2,6 +2,9 @@
 
 namespace ghx::dsl {
 
+bool is_head_metric(const std::string& m) { return m == "aesthetic" || m == "rating" || m == "artifacts"; }
+bool is_preference_metric(const std::string& m) { return m == "hpsv2" || m == "pickscore"; }
+
 const char* to_string(StyleLossVariant v) {
   return v == StyleLossVariant::ghostreview ? "ghostreview" : "normalized";
 }

@@ -4,6 +4,7 @@
 // Paths are resolved (relative to the file that named them) and checked to exist by the loader;
 // they never enter step keys (files enter by content, see plan/file_hasher.h).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,12 +55,28 @@ struct ModelFile {
   SourcePos pos;
 };
 
+/// [models]. CLIP towers: `clip`, any `clip_<name>`, and the preference models `hpsv2` and
+/// `pickscore` (CLIPs whose cosine is the score). Heads over a CLIP embedding: `aesthetic`,
+/// `rating`, `artifacts`, each naming its CLIP entry in `clip` (default "clip").
 struct Models {
-  std::optional<ModelFile> clip;
-  std::optional<ModelFile> aesthetic;
+  std::map<std::string, ModelFile> clips;
+  std::map<std::string, ModelFile> heads;
   std::optional<ModelFile> vgg19;
   std::string tokenizer;  ///< resolved path or ""
+  const ModelFile* clip(const std::string& name) const {
+    auto it = clips.find(name);
+    return it == clips.end() ? nullptr : &it->second;
+  }
+  const ModelFile* head(const std::string& name) const {
+    auto it = heads.find(name);
+    return it == heads.end() ? nullptr : &it->second;
+  }
 };
+
+/// Metrics over CLIP embeddings: heads (a [models] head of the same name) and preference
+/// models (a [models] CLIP of the same name, cosine with the prompt).
+bool is_head_metric(const std::string& metric);
+bool is_preference_metric(const std::string& metric);
 
 enum class StyleLossVariant { ghostreview, normalized };
 enum class ClipScoreVariant { raw, hessel, x100 };

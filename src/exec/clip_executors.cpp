@@ -132,7 +132,7 @@ class TextExecutor : public Executor {
   std::map<std::string, std::unique_ptr<models::ClipTokenizer>> m_tok;
 };
 
-class AestheticExecutor : public Executor {
+class HeadExecutor : public Executor {
  public:
   size_t max_batch() const override { return 64; }
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
@@ -193,7 +193,7 @@ std::unique_ptr<Executor> make_clip_image_executor(std::shared_ptr<ClipModels> m
 std::unique_ptr<Executor> make_text_executor(std::shared_ptr<ClipModels> m) {
   return std::make_unique<TextExecutor>(std::move(m));
 }
-std::unique_ptr<Executor> make_aesthetic_executor() { return std::make_unique<AestheticExecutor>(); }
-std::unique_ptr<Executor> make_clip_score_executor() { return std::make_unique<ClipScoreExecutor>(); }
+std::shared_ptr<Executor> make_head_executor() { return std::make_shared<HeadExecutor>(); }
+std::shared_ptr<Executor> make_clip_score_executor() { return std::make_shared<ClipScoreExecutor>(); }
 
 }  // namespace ghx::exec

@@ -60,8 +60,10 @@ class ClipModels;
 std::shared_ptr<ClipModels> make_clip_models();
 std::unique_ptr<Executor> make_clip_image_executor(std::shared_ptr<ClipModels> models);
 std::unique_ptr<Executor> make_text_executor(std::shared_ptr<ClipModels> models);
-std::unique_ptr<Executor> make_aesthetic_executor();
-std::unique_ptr<Executor> make_clip_score_executor();
+/// Heads over an image embedding (aesthetic, rating, artifacts).
+std::shared_ptr<Executor> make_head_executor();
+/// Cosine of image and text embeddings: clip_score (with its variant), hpsv2, pickscore.
+std::shared_ptr<Executor> make_clip_score_executor();
 
 /// The synthetic test backend's picture for one generate step (BGR, width x height).
 /// Deterministic in (prompt, negative, seed, checkpoint identity, size) and nothing else.

@@ -163,7 +163,7 @@ class StyleLossExecutor : public Executor {
 /// metric by "metric"), keeping the batch's order of outcomes.
 class RoutingExecutor : public Executor {
  public:
-  RoutingExecutor(std::string param, std::map<std::string, std::unique_ptr<Executor>> routes)
+  RoutingExecutor(std::string param, std::map<std::string, std::shared_ptr<Executor>> routes)
       : m_param(std::move(param)), m_routes(std::move(routes)) {}
   size_t max_batch() const override {
     size_t m = 1;
@@ -194,7 +194,7 @@ class RoutingExecutor : public Executor {
 
  private:
   std::string m_param;
-  std::map<std::string, std::unique_ptr<Executor>> m_routes;
+  std::map<std::string, std::shared_ptr<Executor>> m_routes;
 };
 
 class AggregateExecutor : public Executor {
@@ -251,14 +251,16 @@ std::unique_ptr<ExecutorSet> ExecutorSet::builtin() {
   set->set(plan::StepKind::generate, std::make_unique<GenerateExecutor>());
   set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
   auto clip = make_clip_models();
-  std::map<std::string, std::unique_ptr<Executor>> features, metrics;
+  std::map<std::string, std::shared_ptr<Executor>> features, metrics;
   features["vgg19"] = std::make_unique<StyleFeaturesExecutor>(false);
   features["clip"] = make_clip_image_executor(clip);
   set->set(plan::StepKind::image_features, std::make_unique<RoutingExecutor>("model", std::move(features)));
   set->set(plan::StepKind::text_features, make_text_executor(clip));
   metrics["style_loss"] = std::make_unique<StyleLossExecutor>();
-  metrics["aesthetic"] = make_aesthetic_executor();
-  metrics["clip_score"] = make_clip_score_executor();
+  auto heads = make_head_executor();
+  for (const char* m : {"aesthetic", "rating", "artifacts"}) metrics[m] = heads;
+  auto cosines = make_clip_score_executor();
+  for (const char* m : {"clip_score", "hpsv2", "pickscore"}) metrics[m] = cosines;
   set->set(plan::StepKind::metric, std::make_unique<RoutingExecutor>("metric", std::move(metrics)));
   set->set(plan::StepKind::aggregate, std::make_unique<AggregateExecutor>());
   set->set(plan::StepKind::report, std::make_unique<ReportExecutor>());

@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <map>
 
 #include "models/clip.h"
 #include "util/error.h"
@@ -67,8 +68,8 @@ class Planner {
   std::optional<Plan> run() {
     hash_checkpoints();
     if (m_r.models.vgg19) m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
-    if (m_r.models.clip) load_clip();
-    if (m_r.models.aesthetic) m_head_sha = hash(m_r.models.aesthetic->file, m_r.models.aesthetic->pos);
+    for (const auto& [name, m] : m_r.models.clips) load_clip(name, m);
+    for (const auto& [name, m] : m_r.models.heads) m_head_sha[name] = hash(m.file, m.pos);
     if (!m_r.models.tokenizer.empty()) m_tokenizer_sha = hash(m_r.models.tokenizer, dsl::SourcePos{m_r.file, 0, 0});
     if (m_d.has_errors()) return std::nullopt;
 
@@ -120,24 +121,30 @@ class Planner {
     }
   }
 
-  /// CLIP's identity in keys: weights by content, the architecture (a known name, or the
+  /// A CLIP's identity in keys: weights by content, the architecture (a known name, or the
   /// config file by content), layout, activation and every preprocessing constant.
-  void load_clip() {
-    const dsl::ModelFile& m = *m_r.models.clip;
+  struct ClipEntry {
+    models::ClipConfig config;
+    Params params, context;
+  };
+
+  void load_clip(const std::string& name, const dsl::ModelFile& m) {
+    ClipEntry e;
     std::string sha = hash(m.file, m.pos);
     try {
-      m_clip_config = models::clip_config(m.arch);
-    } catch (const std::exception& e) {
-      m_d.error(m.pos, e.what());
+      e.config = models::clip_config(m.arch);
+    } catch (const std::exception& ex) {
+      m_d.error(m.pos, ex.what());
       return;
     }
-    bool known = m.arch.find(".json") == std::string::npos && !util::file_exists(m.arch);
-    m_clip_params = {{"model", "clip"},
-                     {"model.sha256", sha},
-                     {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},
-                     {"layout", m.layout.empty() ? "auto" : m.layout},
-                     {"activation", m.activation.empty() ? m_clip_config.activation : m.activation}};
-    m_clip_context = {{"model.path", m.file}, {"arch.path", m.arch}};
+    bool known = !util::file_exists(m.arch);
+    e.params = {{"model", "clip"},
+                {"model.sha256", sha},
+                {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},
+                {"layout", m.layout.empty() ? "auto" : m.layout},
+                {"activation", m.activation.empty() ? e.config.activation : m.activation}};
+    e.context = {{"model.path", m.file}, {"arch.path", m.arch}, {"model.entry", name}};
+    m_clips[name] = std::move(e);
   }
 
   uint32_t target_features(const std::string& file, int64_t w, int64_t h, const dsl::SourcePos& pos) {
@@ -187,27 +194,27 @@ class Planner {
     return m_plan.add(std::move(gen));
   }
 
-  uint32_t clip_image_features(uint32_t gen) {
+  uint32_t clip_image_features(uint32_t gen, const ClipEntry& c) {
     Step f;
     f.kind = StepKind::image_features;
-    f.params = m_clip_params;
+    f.params = c.params;
     f.params.emplace_back("preprocess", "pil_bicubic,center_crop");
-    f.params.emplace_back("image_size", std::to_string(m_clip_config.image_size));
-    f.params.emplace_back("mean", join_floats(m_clip_config.mean));
-    f.params.emplace_back("std", join_floats(m_clip_config.std));
-    f.context = m_clip_context;
+    f.params.emplace_back("image_size", std::to_string(c.config.image_size));
+    f.params.emplace_back("mean", join_floats(c.config.mean));
+    f.params.emplace_back("std", join_floats(c.config.std));
+    f.context = c.context;
     f.inputs = {gen};
     return m_plan.add(std::move(f));
   }
 
-  uint32_t text_features(const std::string& text) {
+  uint32_t text_features(const std::string& text, const ClipEntry& c) {
     Step t;
     t.kind = StepKind::text_features;
-    t.params = m_clip_params;
+    t.params = c.params;
     t.params.emplace_back("tokenizer.sha256", m_tokenizer_sha);
-    t.params.emplace_back("context", std::to_string(m_clip_config.context));
+    t.params.emplace_back("context", std::to_string(c.config.context));
     t.params.emplace_back("text", text);
-    t.context = m_clip_context;
+    t.context = c.context;
     t.context.emplace_back("tokenizer.path", m_r.models.tokenizer);
     return m_plan.add(std::move(t));
   }
@@ -234,7 +241,12 @@ class Planner {
           if (!item.style) continue;  // only style prompts have targets
           for (const auto& f : item.style->target_files) targets.push_back(target_features(f, sw, sh, item.style->pos));
         }
-        uint32_t text = metric == "clip_score" ? text_features(item.text) : 0;
+        // The CLIP this metric reads: its own entry (preference models), the head's, or "clip".
+        const dsl::ModelFile* head = m_r.models.head(metric);
+        std::string clip_name = head ? head->clip : dsl::is_preference_metric(metric) ? metric : "clip";
+        const ClipEntry* clip = metric == "style_loss" ? nullptr : &m_clips.at(clip_name);
+        bool wants_text = metric == "clip_score" || dsl::is_preference_metric(metric);
+        uint32_t text = wants_text ? text_features(item.text, *clip) : 0;
         for (size_t ci = 0; ci < m_r.checkpoints.size(); ++ci) {
           for (int64_t i = 0; i < g.images_per_prompt(); ++i) {
             uint32_t gi = generate(sec, item, ci, i);
@@ -252,12 +264,12 @@ class Planner {
               feat.inputs = {gi};
               met.inputs.push_back(m_plan.add(std::move(feat)));
               met.inputs.insert(met.inputs.end(), targets.begin(), targets.end());
-            } else if (metric == "aesthetic") {
-              met.params.emplace_back("head.sha256", m_head_sha);
-              met.context.emplace_back("head.path", m_r.models.aesthetic->file);
-              met.inputs.push_back(clip_image_features(gi));
-            } else {  // clip_score
-              met.inputs.push_back(clip_image_features(gi));
+            } else if (head) {
+              met.params.emplace_back("head.sha256", m_head_sha.at(metric));
+              met.context.emplace_back("head.path", head->file);
+              met.inputs.push_back(clip_image_features(gi, *clip));
+            } else {  // clip_score, hpsv2, pickscore
+              met.inputs.push_back(clip_image_features(gi, *clip));
               met.inputs.push_back(text);
             }
             uint32_t mi = m_plan.add(std::move(met));
@@ -276,9 +288,9 @@ class Planner {
   dsl::Diagnostics& m_d;
   Plan m_plan;
   std::vector<std::string> m_identity;  // per checkpoint
-  std::string m_vgg_sha, m_head_sha, m_tokenizer_sha;
-  models::ClipConfig m_clip_config;
-  Params m_clip_params, m_clip_context;
+  std::string m_vgg_sha, m_tokenizer_sha;
+  std::map<std::string, std::string> m_head_sha;  // head entry -> weights sha256
+  std::map<std::string, ClipEntry> m_clips;       // CLIP entry -> identity
 };
 
 }  // namespace

@@ -112,5 +112,40 @@ TEST_CASE("CLIP metrics need their models", "[dsl][clip]") {
   test::write_text(exp, text);
   dsl::Diagnostics d;
   CHECK_FALSE(dsl::load_review(exp, d));
-  CHECK(d.format_all().find("clip_score needs [models] tokenizer") != std::string::npos);
+  CHECK(d.format_all().find("metric 'clip_score' needs [models] tokenizer") != std::string::npos);
+}
+
+TEST_CASE("preference models and heads read their own CLIP entry", "[plan][clip]") {
+  test::TempDir t;
+  std::string exp = write_quality_review(t);
+  std::string text = test::read_text(exp);
+  // hpsv2: the tiny CLIP again but with gelu (another model as far as keys go); rating: a head
+  // over the main CLIP.
+  text.replace(text.find("tokenizer = "), 0,
+               "hpsv2 = { file = \"models/clip.safetensors\", arch = \"models/clip_config.json\", activation = \"gelu\" }\n"
+               "rating = { file = \"models/aesthetic.safetensors\", clip = \"clip\" }\n");
+  text.replace(text.find("metrics = [\"aesthetic\", \"clip_score\"]"), 37,
+               "metrics = [\"aesthetic\", \"clip_score\", \"hpsv2\", \"rating\"]");
+  test::write_text(exp, text);
+  plan::Plan p = plan_of(exp);
+  std::map<std::string, int> acts;
+  for (const auto& s : p.steps)
+    if (s.kind == plan::StepKind::image_features && s.param("model") == "clip") ++acts[s.param("activation")];
+  CHECK(acts["quick_gelu"] == 8);  // shared by aesthetic, clip_score and rating
+  CHECK(acts["gelu"] == 8);        // hpsv2's own
+  CHECK(count(p, plan::StepKind::text_features, "activation") == std::map<std::string, int>{{"gelu", 2}, {"quick_gelu", 2}});
+  auto metrics = count(p, plan::StepKind::metric, "metric");
+  CHECK(metrics["hpsv2"] == 8);
+  CHECK(metrics["rating"] == 8);
+}
+
+TEST_CASE("a head must name a CLIP entry", "[dsl][clip]") {
+  test::TempDir t;
+  std::string exp = write_quality_review(t);
+  std::string text = test::read_text(exp);
+  text.replace(text.find("tokenizer = "), 0, "artifacts = { file = \"models/aesthetic.safetensors\", clip = \"clip_laion\" }\n");
+  test::write_text(exp, text);
+  dsl::Diagnostics d;
+  CHECK_FALSE(dsl::load_review(exp, d));
+  CHECK(d.format_all().find("artifacts.clip names 'clip_laion', which is not a CLIP entry of [models]") != std::string::npos);
 }
