@@ -50,6 +50,7 @@
 
 #include "models/clip.h"
 #include "models/torch_runtime.h"
+#include "models/torch_tensor.h"
 #include "models/weights.h"
 #include "util/error.h"
 
@@ -59,11 +60,6 @@ namespace {
 constexpr std::size_t k_image_batch = 1;  // images per forward pass (1: batch-invariant bits)
 constexpr std::size_t k_text_batch = 1;   // texts per forward pass (1: batch-invariant bits)
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 const char* layout_name(ClipLayout l) {
   return l == ClipLayout::hf ? "Hugging Face layout" : "OpenAI/open_clip layout";
@@ -97,31 +93,8 @@ class WeightReader {
   }
 
  private:
-  at::Tensor load(const std::string& key, const TensorInfo& t) const {
-    at::ScalarType type;
-    switch (t.dtype) {
-      case Dtype::f32: type = at::kFloat; break;
-      case Dtype::f16: type = at::kHalf; break;
-      case Dtype::bf16: type = at::kBFloat16; break;
-      case Dtype::f64: type = at::kDouble; break;
-      default:
-        fail(key, std::string("dtype ") + dtype_name(t.dtype) + " (F32, F16, BF16 or F64 expected)");
-    }
-    auto* p = const_cast<unsigned char*>(m_file.data(key));
-    const std::size_t bytes = t.end - t.begin;
-    const auto options = at::TensorOptions().dtype(type);
-    if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) != 0) {
-      // Offsets are free in the formats: copy a misaligned tensor instead of viewing it.
-      at::Tensor raw = at::empty(t.shape, options);
-      if (bytes != 0) std::memcpy(raw.data_ptr(), p, bytes);
-      return raw.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-    }
-    std::shared_ptr<const Mapping> keep = m_file.mapping();
-    at::Tensor view = at::from_blob(
-        p, t.shape, [keep](void*) mutable { keep.reset(); }, options);
-    // copy=true: never keep a view of the read-only mapping (in-place ops would fault).
-    return view.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-  }
+  at::Tensor load(const std::string& key, const TensorInfo&) const { return float_tensor(m_file, key); }
+
 
   const WeightFile& m_file;
   const ClipConfig& m_config;

@@ -41,11 +41,6 @@ struct HeadSpec {
   std::optional<std::vector<std::int64_t>> sizes;  // from the config: checked against the weights
 };
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 class MlpHead final : public ScoreHead {
  public:

@@ -1,6 +1,14 @@
 // set_torch_threads, torch_description (style.h) and ensure_torch_threads (torch_runtime.h).
 #include "models/torch_runtime.h"
 
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+
+#include <cstring>
+
+#include "models/torch_tensor.h"
+#include "util/error.h"
+
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
@@ -28,6 +36,32 @@ void ensure_torch_threads() {
 
 std::string torch_description() {
   return std::string("libtorch ") + TORCH_VERSION + " (cpu)";
+}
+
+at::Tensor float_tensor(const WeightFile& f, const std::string& key) {
+  const TensorInfo& t = f.info(key);
+  at::ScalarType type;
+  switch (t.dtype) {
+    case Dtype::f32: type = at::kFloat; break;
+    case Dtype::f16: type = at::kHalf; break;
+    case Dtype::bf16: type = at::kBFloat16; break;
+    case Dtype::f64: type = at::kDouble; break;
+    default:
+      throw Error(f.path() + ": tensor '" + key + "': dtype " + dtype_name(t.dtype) +
+                  " (F32, F16, BF16 or F64 expected)");
+  }
+  auto* p = const_cast<unsigned char*>(f.data(key));
+  const std::size_t bytes = t.end - t.begin;
+  const auto options = at::TensorOptions().dtype(type);
+  if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) != 0) {
+    at::Tensor raw = at::empty(t.shape, options);
+    if (bytes != 0) std::memcpy(raw.data_ptr(), p, bytes);
+    return raw.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+  }
+  std::shared_ptr<const Mapping> keep = f.mapping();
+  at::Tensor view = at::from_blob(
+      p, t.shape, [keep](void*) mutable { keep.reset(); }, options);
+  return view.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
 }
 
 }  // namespace ghx::models

@@ -18,6 +18,7 @@
 #include "models/weights.h"
 #include "models/style.h"
 #include "models/torch_runtime.h"
+#include "models/torch_tensor.h"
 #include "util/error.h"
 
 namespace ghx::models {
@@ -46,40 +47,7 @@ struct Conv {
   at::Tensor bias;    // [out]
 };
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
-// A float copy of one tensor, read through the mapping (the deleter keeps it mapped until the
-// copy is done; the copy owns its memory, so the file may go after load()).
-at::Tensor load_tensor(const WeightFile& f, const std::string& key) {
-  const TensorInfo& t = f.info(key);
-  at::ScalarType type;
-  switch (t.dtype) {
-    case Dtype::f32: type = at::kFloat; break;
-    case Dtype::f16: type = at::kHalf; break;
-    case Dtype::bf16: type = at::kBFloat16; break;
-    case Dtype::f64: type = at::kDouble; break;
-    default:
-      throw Error(f.path() + ": tensor '" + key + "': dtype " + dtype_name(t.dtype) +
-                  " (F32, F16, BF16 or F64 expected)");
-  }
-  auto* p = const_cast<unsigned char*>(f.data(key));
-  const std::size_t bytes = t.end - t.begin;
-  if (reinterpret_cast<std::uintptr_t>(p) % dtype_size(t.dtype) != 0) {
-    // Safetensors offsets are free (torch.save aligns to 64): copy a misaligned tensor, no view.
-    at::Tensor raw = at::empty(t.shape, at::TensorOptions().dtype(type));
-    if (bytes != 0) std::memcpy(raw.data_ptr(), p, bytes);
-    return raw.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-  }
-  std::shared_ptr<const Mapping> keep = f.mapping();
-  at::Tensor view = at::from_blob(
-      p, t.shape, [keep](void*) mutable { keep.reset(); }, at::TensorOptions().dtype(type));
-  // copy=true: never keep a view of the read-only mapping (in-place ops would fault).
-  return view.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-}
 
 class TorchVgg19Style final : public Vgg19Style {
  public:
@@ -186,8 +154,8 @@ std::unique_ptr<Vgg19Style> Vgg19Style::load(const std::string& path) {
         bad(bkey, "shape " + shape_text(bs) + ", expected [" + std::to_string(ws[0]) + "]");
       Conv c;
       c.index = index;
-      c.weight = load_tensor(f, wkey).contiguous(at::MemoryFormat::ChannelsLast);
-      c.bias = load_tensor(f, bkey);
+      c.weight = float_tensor(f, wkey).contiguous(at::MemoryFormat::ChannelsLast);
+      c.bias = float_tensor(f, bkey);
       convs.push_back(std::move(c));
       in_channels = ws[0];
       prev = "features." + std::to_string(index);

@@ -92,4 +92,10 @@ std::vector<float> WeightFile::to_float(const std::string& name) const {
   return out;
 }
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 }  // namespace ghx::models

@@ -50,4 +50,7 @@ class WeightFile {
   std::map<std::string, TensorInfo> m_tensors;  ///< .pth only (begin/end absolute in the file)
 };
 
+/// "[768, 1024]": shapes in error messages.
+std::string shape_text(const std::vector<std::int64_t>& shape);
+
 }  // namespace ghx::models
