@@ -28,6 +28,18 @@ class TempDir {
   std::string m_path;
 };
 
+/// A fresh folder per test case, removed at its end; `path` and `/` as in TempDir.
+struct Scratch {
+  explicit Scratch(const std::string& /*name*/) : path(m_dir.path()) {}
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+
+ private:
+  TempDir m_dir;
+
+ public:
+  const std::string path;
+};
+
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << text;
@@ -37,6 +49,9 @@ inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
+
+inline std::string slurp(const std::string& path) { return read_text(path); }
+inline void spit(const std::string& path, const std::string& bytes) { write_text(path, bytes); }
 
 /// The committed demo target images (suites/targets/<style>/).
 inline std::string repo_targets(const std::string& style) {

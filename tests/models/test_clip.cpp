@@ -13,6 +13,8 @@
 // mask, a wrong scale) moves values by 1e-2 or more.
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,34 +55,14 @@ using nlohmann::json;
 
 namespace {
 
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
+
 constexpr int k_tiny_vocab = 320;  // the committed fixture's vocabulary size
 constexpr double k_tol = 1e-4;
 
 const std::string k_dir = std::string(GHX_TEST_DATA) + "/clip";
-
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() /
-              ("ghx_test_clip_" + std::to_string(::getpid()) + "_" + name))
-                 .string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  const std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 const json& expected() {
   static const json j = json::parse(slurp(k_dir + "/expected.json"));

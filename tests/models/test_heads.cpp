@@ -5,6 +5,8 @@
 // Tolerance: the head runs in double over fp32 weights, like the float64 goldens: 1e-9.
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -33,31 +35,11 @@ using nlohmann::json;
 
 namespace {
 
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
+
 const std::string k_dir = std::string(GHX_TEST_DATA) + "/clip";
-
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() /
-              ("ghx_test_heads_" + std::to_string(::getpid()) + "_" + name))
-                 .string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  const std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 const json& expected() {
   static const json j = json::parse(slurp(k_dir + "/expected.json"));

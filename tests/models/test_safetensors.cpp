@@ -2,6 +2,8 @@
 // and every validation error (each must name the file, and the key where there is one).
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -27,30 +29,9 @@ using ghx::models::SafetensorsFile;
 
 namespace {
 
-// A fresh folder per test case, removed at the end of it.
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() /
-              ("ghx_test_safetensors_" + std::to_string(::getpid()) + "_" + name))
-                 .string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  const std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
 
 std::string u64le(std::uint64_t n) {
   std::string s(8, '\0');

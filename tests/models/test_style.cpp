@@ -3,6 +3,8 @@
 // forward pass written out here.
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,26 +32,9 @@ using ghx::models::Vgg19Style;
 
 namespace {
 
-// A fresh folder per test case, removed at the end of it.
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() /
-              ("ghx_test_style_" + std::to_string(::getpid()) + "_" + name))
-                 .string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  const std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
 
 std::vector<cv::Mat> random_images(int n, int rows, int cols, std::uint64_t seed) {
   cv::RNG rng(seed);

@@ -4,6 +4,8 @@
 // vocab.json + merges.txt path, the 48,894-merge cap of the real file, and the errors.
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <unistd.h>
 #include <zlib.h>
 
@@ -30,22 +32,11 @@ using ghx::models::ClipTokenizer;
 
 namespace {
 
-const std::string k_dir = std::string(GHX_TEST_DATA) + "/tokenizer/";
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
 
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() / ("ghx_test_tok_" + std::to_string(::getpid()) + "_" + name))
-                 .string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-  const std::string path;
-};
+const std::string k_dir = std::string(GHX_TEST_DATA) + "/tokenizer/";
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;

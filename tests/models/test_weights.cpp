@@ -5,6 +5,8 @@
 // where there is one; a malicious GLOBAL must be named and never run).
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,30 +39,11 @@ using ghx::models::WeightFormat;
 
 namespace {
 
-// A fresh folder per test case, removed at the end of it.
-struct Scratch {
-  explicit Scratch(const std::string& name)
-      : path((fs::temp_directory_path() / ("ghx_test_weights_" + std::to_string(::getpid()) + "_" + name)).string()) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  const std::string path;
-};
+using ghx::test::Scratch;
+using ghx::test::slurp;
+using ghx::test::spit;
 
 std::string fixture(const std::string& name) { return std::string(GHX_TEST_DATA) + "/weights/" + name; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string le(std::uint64_t v, int n) {
   std::string s(static_cast<std::size_t>(n), '\0');
