@@ -19,7 +19,7 @@ const char* const k_schema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps(
   key TEXT PRIMARY KEY, kind TEXT NOT NULL, status INTEGER NOT NULL, blob TEXT, size INTEGER,
-  error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER) WITHOUT ROWID;
+  error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER, meta TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS file_hashes(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
   sha256 TEXT NOT NULL);
@@ -42,11 +42,12 @@ StepRecord read_record(SQLite::Statement& q) {
   r.provenance.duration_s = q.getColumn(7).getDouble();
   r.provenance.device = q.getColumn(8).isNull() ? "" : q.getColumn(8).getString();
   r.created_at = q.getColumn(9).getInt64();
+  r.meta = q.getColumn(10).isNull() ? "" : q.getColumn(10).getString();
   return r;
 }
 
 const char* const k_record_cols =
-    "SELECT key, kind, status, blob, size, error, tool_version, duration_s, device, created_at FROM steps ";
+    "SELECT key, kind, status, blob, size, error, tool_version, duration_s, device, created_at, meta FROM steps ";
 
 }  // namespace
 
@@ -75,6 +76,13 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
         SQLite::Statement v(*db, "SELECT value FROM meta WHERE name='format_version'");
         if (!v.executeStep()) throw Error(db_path + ": not a ghx cache (no format version)");
         std::string ver = v.getColumn(0).getString();
+        if (ver == "1") {  // format 2 = format 1 + steps.meta
+          SQLite::Transaction up(*db);
+          db->exec("ALTER TABLE steps ADD COLUMN meta TEXT");
+          db->exec("UPDATE meta SET value = '2' WHERE name = 'format_version'");
+          up.commit();
+          ver = "2";
+        }
         if (ver != std::to_string(k_format_version))
           throw Error(db_path + ": cache format version " + ver + " is not supported (this ghx reads version " +
                       std::to_string(k_format_version) + "); use another --cache folder");
@@ -159,12 +167,13 @@ std::optional<std::string> Cache::get(const plan::StepKey& key) {
   return std::nullopt;
 }
 
-void Cache::put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov) {
+void Cache::put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
+                const std::string& meta) {
   std::string address = m_blobs.put(bytes);  // durable before the row that names it
   std::lock_guard<std::mutex> lock(m_mu);
   SQLite::Statement q(*m_db,
                       "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
-                      "device, created_at) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?)");
+                      "device, created_at, meta) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?)");
   q.bind(1, key.hex());
   q.bind(2, kind);
   q.bind(3, address);
@@ -173,6 +182,8 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
   q.bind(6, prov.duration_s);
   q.bind(7, prov.device);
   q.bind(8, now_s());
+  if (meta.empty()) q.bind(9);
+  else q.bind(9, meta);
   q.exec();
 }
 

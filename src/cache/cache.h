@@ -2,15 +2,17 @@
 // The cache: a SQLite index (<cache>/ghx.db, WAL) of step results plus the blob store
 // (<cache>/objects/, see cache/blob_store.h).
 //
-// Index format 1:
-//   meta(name PRIMARY KEY, value)          format_version = "1", created_by = tool version
+// Index format 2:
+//   meta(name PRIMARY KEY, value)          format_version = "2", created_by = tool version
 //   steps(key PRIMARY KEY, kind, status, blob, size, error, tool_version, duration_s, device,
-//         created_at)                      key = 32 hex digits; status 0 = done, 1 = failed;
-//                                          blob = address of the result (done) or NULL
+//         created_at, meta)                key = 32 hex digits; status 0 = done, 1 = failed;
+//                                          blob = address of the result (done) or NULL;
+//                                          meta = provenance JSON (request, answer) or NULL
 //   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256)   plan/file_hasher.h's memo
 // A result is committed blob first (fsync + rename), then its row in one transaction: after a
 // crash a row always has its blob; a blob without a row is garbage that `gc` removes.
-// A format version other than 1 is refused at open (ghx::Error), never guessed at.
+// Format 2 added steps.meta; a version 1 index is upgraded in place at open (one ALTER TABLE).
+// Any other version is refused at open (ghx::Error), never guessed at.
 // A blob that fails its checksum on read is logged, its row dropped, and it counts as a miss.
 // Thread-safe: one mutex serialises every use of the connection.
 #include <functional>
@@ -32,7 +34,7 @@ class Database;
 
 namespace ghx::cache {
 
-constexpr int k_format_version = 1;
+constexpr int k_format_version = 2;
 
 struct Provenance {
   std::string tool_version;
@@ -49,6 +51,7 @@ struct StepRecord {
   std::string error;
   Provenance provenance;
   int64_t created_at = 0;
+  std::string meta;
 };
 
 struct KindStats {
@@ -98,7 +101,8 @@ class Cache : public plan::HashMemo {
   /// The result of a done step, verified. A missing or corrupt blob: the row is dropped, a
   /// warning is logged through the warning sink, and std::nullopt is returned (a miss).
   std::optional<std::string> get(const plan::StepKey& key);
-  void put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov);
+  void put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
+           const std::string& meta = "");
   void put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
                    const Provenance& prov);
 

@@ -12,6 +12,15 @@
 
 namespace ghx::exec {
 
+/// How generation backends reach their servers (command-line options; not in step keys).
+struct BackendOptions {
+  std::vector<std::string> endpoints;  ///< --endpoint: replaces the review's endpoints when set
+  double timeout_s = 600;              ///< read timeout of one generation request
+  double connect_timeout_s = 10;
+  int retries = 4;                     ///< further attempts after connection errors and 5xx
+  double backoff_s = 0.5;              ///< delay before the first retry, doubled each time
+};
+
 struct Job {
   const plan::Step* step = nullptr;
   std::vector<const std::string*> inputs;  ///< results of step->inputs, same order
@@ -22,6 +31,8 @@ struct Outcome {
   std::string bytes;
   std::string error;
   double duration_s = 0;
+  std::string meta;    ///< provenance JSON kept beside the result (request, answer), or ""
+  std::string device;  ///< where it ran, when it differs from Executor::device() (an endpoint)
 };
 
 class Executor {
@@ -29,6 +40,12 @@ class Executor {
   virtual ~Executor() = default;
   /// How many jobs of this kind the runner hands over at once.
   virtual size_t max_batch() const { return 1; }
+  /// Steps with different keys never share a batch (e.g. one backend request per batch).
+  virtual std::string batch_key(const plan::Step&) const { return ""; }
+  /// The largest batch for the group of `first` (default max_batch()).
+  virtual size_t batch_limit(const plan::Step& first) const { return max_batch(); }
+  /// One line of live status for the progress display ("127.0.0.1:7860 0.8 img/s"), or "".
+  virtual std::string status() const { return ""; }
   /// Fills `out` (same size as `jobs`). Must not throw.
   virtual void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) = 0;
   /// "cpu", "synthetic", "http://host:port" ... recorded as provenance.

@@ -86,8 +86,21 @@ class Run {
     for (auto& [kind, v] : by_kind) {
       Executor* ex = m_exec.get(static_cast<plan::StepKind>(kind));
       size_t mb = ex ? std::max<size_t>(1, ex->max_batch()) : 1;
-      for (size_t s = 0; s < v.size(); s += mb)
-        batches.emplace_back(v.begin() + static_cast<long>(s), v.begin() + static_cast<long>(std::min(v.size(), s + mb)));
+      // Group by the executor's batch key (first-seen order), then cut each group to size.
+      std::vector<std::string> order;
+      std::unordered_map<std::string, std::vector<uint32_t>> groups;
+      for (uint32_t i : v) {
+        std::string k = ex ? ex->batch_key(m_plan.steps[i]) : std::string();
+        auto [it, fresh] = groups.try_emplace(k);
+        if (fresh) order.push_back(k);
+        it->second.push_back(i);
+      }
+      for (const auto& k : order) {
+        const auto& g = groups[k];
+        size_t lim = ex ? std::max<size_t>(1, std::min(mb, ex->batch_limit(m_plan.steps[g[0]]))) : 1;
+        for (size_t s = 0; s < g.size(); s += lim)
+          batches.emplace_back(g.begin() + static_cast<long>(s), g.begin() + static_cast<long>(std::min(g.size(), s + lim)));
+      }
     }
     std::atomic<size_t> next{0};
     auto worker = [&] {
@@ -164,21 +177,27 @@ class Run {
       ex->run(jobs, got);
       for (size_t j = 0; j < jobs.size(); ++j) out[job_pos[j]] = std::move(got[j]);
     }
-    for (size_t k = 0; k < ids.size(); ++k) commit(ids[k], out[k], ex ? ex->device() : "none");
+    for (size_t k = 0; k < ids.size(); ++k)
+      commit(ids[k], out[k], !out[k].device.empty() ? out[k].device : ex ? ex->device() : "none");
   }
 
   void run_batch(const std::vector<uint32_t>& ids) {
     std::unordered_map<uint32_t, std::shared_ptr<const std::string>> memo;
     std::vector<Outcome> out;
     execute(ids, out, memo);
-    if (m_opts.progress) m_opts.progress->advance(static_cast<int64_t>(ids.size()), plan::kind_name(m_plan.steps[ids[0]].kind));
+    if (m_opts.progress) {
+      std::string what = plan::kind_name(m_plan.steps[ids[0]].kind);
+      Executor* ex = m_exec.get(m_plan.steps[ids[0]].kind);
+      std::string st = ex ? ex->status() : "";
+      m_opts.progress->advance(static_cast<int64_t>(ids.size()), st.empty() ? what : what + " " + st);
+    }
   }
 
   void commit(uint32_t i, Outcome& o, const std::string& device) {
     const plan::Step& s = m_plan.steps[i];
     cache::Provenance prov{m_opts.tool_version, o.duration_s, device};
     try {
-      if (o.ok) m_cache.put(s.key, plan::kind_name(s.kind), o.bytes, prov);
+      if (o.ok) m_cache.put(s.key, plan::kind_name(s.kind), o.bytes, prov, o.meta);
       else m_cache.put_failure(s.key, plan::kind_name(s.kind), o.error, prov);
     } catch (const std::exception& e) {
       if (o.ok) {

@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "models/clip.h"
@@ -112,6 +113,8 @@ class Planner {
         id = "sha256:" + sha;
       } else if (!c.sha256.empty()) {
         id = "sha256:" + c.sha256;
+      } else if (!c.server_identity.empty()) {
+        id = c.server_identity;
       } else {
         // No file and no pin: with the synthetic backend the name the backend knows is the
         // identity (CONTRACT.md); server backends resolve it at run time (later issue).
@@ -186,7 +189,11 @@ class Planner {
     gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
     add_generation_params(gen.params, g);
     gen.context.emplace_back("checkpoint.name", m_r.checkpoints[ci].name);
-    gen.context.emplace_back("checkpoint.backend_name", m_r.checkpoints[ci].backend_name);
+    const dsl::Checkpoint& cp = m_r.checkpoints[ci];
+    gen.context.emplace_back("checkpoint.backend_name", cp.backend_name);
+    gen.context.emplace_back("checkpoint.server_name",
+                             !cp.backend_name.empty() ? cp.backend_name : std::filesystem::path(cp.file).filename().string());
+    gen.context.emplace_back("endpoints", util::join(g.endpoints, " "));
     gen.context.emplace_back("section", sec.id);
     gen.context.emplace_back("prompt_id", item.id);
     gen.context.emplace_back("batch_size", std::to_string(g.batch_size));

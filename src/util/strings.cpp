@@ -1,9 +1,14 @@
 #include "util/strings.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include <openssl/evp.h>
+
+#include "util/error.h"
 
 namespace ghx::util {
 
@@ -66,6 +71,34 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     if (i) out += sep;
     out += parts[i];
   }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string base64_decode(std::string_view text) {
+  // strip whitespace and an optional data URI prefix ("data:image/png;base64,")
+  std::string t;
+  t.reserve(text.size());
+  size_t comma = text.rfind(',');
+  if (text.substr(0, 5) == "data:" && comma != std::string_view::npos) text = text.substr(comma + 1);
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c))) t.push_back(c);
+  if (t.size() % 4 != 0) throw Error("invalid base64 (length " + std::to_string(t.size()) + ")");
+  std::string out(t.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(t.data()),
+                          static_cast<int>(t.size()));
+  if (n < 0) throw Error("invalid base64");
+  size_t pad = 0;
+  if (!t.empty() && t.back() == '=') ++pad;
+  if (t.size() > 1 && t[t.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
   return out;
 }
 

@@ -131,3 +131,23 @@ TEST_CASE("blob writes leave no temporary files", "[cache]") {
   std::string got;
   CHECK(store.get(addrs[0], &got) == cache::BlobStatus::ok);
 }
+
+TEST_CASE("a format 1 index is upgraded in place; provenance metadata is kept", "[cache]") {
+  test::TempDir t;
+  {
+    auto c = cache::Cache::open(t / "c");
+    c->put(key(1), "metric", "old result", prov());
+  }
+  {  // make it what format 1 was: no meta column, version 1
+    SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE steps DROP COLUMN meta");
+    db.exec("UPDATE meta SET value = '1' WHERE name = 'format_version'");
+  }
+  auto c = cache::Cache::open(t / "c");
+  CHECK(c->get(key(1)) == std::optional<std::string>("old result"));
+  c->put(key(2), "generate", "png", prov(), "{\"endpoint\":\"http://127.0.0.1:7860\"}");
+  CHECK(c->record(key(2))->meta == "{\"endpoint\":\"http://127.0.0.1:7860\"}");
+  CHECK(c->record(key(1))->meta.empty());
+  SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT value FROM meta WHERE name = 'format_version'").getString() == "2");
+}

@@ -1,0 +1,402 @@
+#include "exec/a1111.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "exec/infotext.h"
+#include "util/error.h"
+#include "util/png_text.h"
+#include "util/strings.h"
+
+namespace ghx::exec {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+/// "http://host:port" -> a client with the given timeouts.
+std::unique_ptr<httplib::Client> client_for(const std::string& url, double connect_s, double read_s) {
+  auto c = std::make_unique<httplib::Client>(url);
+  c->set_connection_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
+  c->set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(read_s * 1e6)));
+  c->set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
+  c->set_keep_alive(false);
+  return c;
+}
+
+std::string host_of(const std::string& url) {
+  auto p = url.find("://");
+  return p == std::string::npos ? url : url.substr(p + 3);
+}
+
+/// Endpoints shared by the workers: one request in flight per endpoint; dead ones dropped.
+class EndpointPool {
+ public:
+  explicit EndpointPool(std::vector<std::string> urls) {
+    for (auto& u : urls) m_eps.push_back({std::move(u)});
+  }
+
+  /// Blocks until an endpoint is free; std::nullopt when none is alive.
+  std::optional<std::string> acquire() {
+    std::unique_lock<std::mutex> lock(m_mu);
+    for (;;) {
+      bool any_alive = false;
+      for (auto& e : m_eps) {
+        if (e.dead) continue;
+        any_alive = true;
+        if (!e.busy) {
+          e.busy = true;
+          return e.url;
+        }
+      }
+      if (!any_alive) return std::nullopt;
+      m_cv.wait(lock);
+    }
+  }
+
+  /// `connection_failed`: no answer at all. Three in a row and the endpoint is dropped.
+  void release(const std::string& url, bool connection_failed, int images, double seconds) {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      for (auto& e : m_eps) {
+        if (e.url != url) continue;
+        e.busy = false;
+        e.failures = connection_failed ? e.failures + 1 : 0;
+        if (e.failures >= k_dead_after) e.dead = true;
+        e.images += images;
+        e.seconds += seconds;
+      }
+    }
+    m_cv.notify_all();
+  }
+
+  std::string status() const {
+    std::lock_guard<std::mutex> lock(m_mu);
+    std::string s;
+    for (const auto& e : m_eps) {
+      if (!s.empty()) s += ", ";
+      char buf[64];
+      if (e.dead) std::snprintf(buf, sizeof buf, "dead");
+      else std::snprintf(buf, sizeof buf, "%.2f img/s", e.seconds > 0 ? e.images / e.seconds : 0.0);
+      s += host_of(e.url) + " " + buf;
+    }
+    return s;
+  }
+
+ private:
+  static constexpr int k_dead_after = 3;
+  struct Endpoint {
+    std::string url;
+    bool busy = false;
+    bool dead = false;
+    int failures = 0;  ///< connection failures in a row
+    int images = 0;
+    double seconds = 0;
+  };
+  mutable std::mutex m_mu;
+  std::condition_variable m_cv;
+  std::vector<Endpoint> m_eps;
+};
+
+/// The parameters that make two generate steps share a request: all but the seed.
+std::string request_key(const plan::Step& s) {
+  std::string k;
+  for (const auto& [n, v] : s.params) {
+    if (n == "seed") continue;
+    k += n + '=' + v + '\x1f';
+  }
+  if (const std::string* e = s.find_context("endpoints")) k += *e;
+  return k;
+}
+
+json build_request(const plan::Step& s, int64_t seed, int n) {
+  json overrides = {{"sd_model_checkpoint", s.param("checkpoint.server_name")},
+                    {"CLIP_stop_at_last_layers", std::stoi(s.param("clip_skip"))}};
+  if (!s.param("vae").empty()) overrides["sd_vae"] = s.param("vae");
+  json r = {{"prompt", s.param("prompt")},
+            {"negative_prompt", s.param("negative_prompt")},
+            {"seed", seed},
+            {"subseed", -1},
+            {"subseed_strength", 0},
+            {"sampler_name", s.param("sampler")},
+            {"steps", std::stoi(s.param("steps"))},
+            {"cfg_scale", std::stod(s.param("cfg_scale"))},
+            {"width", std::stoi(s.param("width"))},
+            {"height", std::stoi(s.param("height"))},
+            {"batch_size", n},
+            {"n_iter", 1},
+            {"override_settings", overrides},
+            {"override_settings_restore_afterwards", false},
+            {"send_images", true},
+            {"save_images", false}};
+  if (const std::string* hs = s.find_param("hires.scale")) {
+    r["enable_hr"] = true;
+    r["hr_scale"] = std::stod(*hs);
+    r["hr_upscaler"] = s.param("hires.upscaler");
+    r["denoising_strength"] = std::stod(s.param("hires.denoising_strength"));
+    r["hr_second_pass_steps"] = std::stoi(s.param("hires.second_pass_steps"));
+  }
+  return r;
+}
+
+struct HttpFailure {
+  bool connection = false;  ///< no answer at all (refused, reset, timeout)
+  int status = 0;
+  std::string message;
+};
+
+class A1111Executor : public Executor {
+ public:
+  explicit A1111Executor(BackendOptions o) : m_opts(std::move(o)) {}
+
+  size_t max_batch() const override { return 1024; }
+  std::string batch_key(const plan::Step& s) const override { return request_key(s); }
+  size_t batch_limit(const plan::Step& first) const override {
+    const std::string* b = first.find_context("batch_size");
+    return b ? static_cast<size_t>(std::max(1, std::stoi(*b))) : 1;
+  }
+  std::string device() const override { return "a1111"; }
+  std::string status() const override {
+    std::lock_guard<std::mutex> lock(m_mu);
+    std::string s;
+    for (const auto& [k, p] : m_pools) s += (s.empty() ? "" : "; ") + p->status();
+    return s;
+  }
+
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    out.assign(jobs.size(), Outcome{});
+    // Runs of consecutive seeds, at most batch_size long, become one request each.
+    std::vector<size_t> order(jobs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto seed_of = [&](size_t i) { return std::stoll(jobs[i].step->param("seed")); };
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seed_of(a) < seed_of(b); });
+    size_t limit = jobs.empty() ? 1 : batch_limit(*jobs[0].step);
+    std::vector<size_t> run;
+    auto flush = [&] {
+      if (!run.empty()) request(jobs, run, out);
+      run.clear();
+    };
+    for (size_t i : order) {
+      if (!run.empty() && (seed_of(i) != seed_of(run.back()) + 1 || run.size() >= limit)) flush();
+      run.push_back(i);
+    }
+    flush();
+  }
+
+ private:
+  EndpointPool& pool_for(const plan::Step& s) {
+    std::vector<std::string> urls = m_opts.endpoints;
+    if (urls.empty()) {
+      const std::string* e = s.find_context("endpoints");
+      std::string all = e ? *e : "";
+      size_t start = 0;
+      while (start < all.size()) {
+        size_t sp = all.find(' ', start);
+        if (sp == std::string::npos) sp = all.size();
+        if (sp > start) urls.push_back(all.substr(start, sp - start));
+        start = sp + 1;
+      }
+    }
+    std::string key = util::join(urls, " ");
+    std::lock_guard<std::mutex> lock(m_mu);
+    auto it = m_pools.find(key);
+    if (it == m_pools.end()) it = m_pools.emplace(key, std::make_unique<EndpointPool>(urls)).first;
+    return *it->second;
+  }
+
+  /// POSTs with retries. Returns the answer body, or throws with the last failure.
+  std::string post_with_retries(EndpointPool& pool, const json& req, std::string* used) {
+    std::string body = req.dump();
+    double backoff = m_opts.backoff_s;
+    std::string last;
+    for (int attempt = 0; attempt <= m_opts.retries; ++attempt) {
+      std::optional<std::string> url = pool.acquire();
+      if (!url) throw Error("no endpoint left: " + (last.empty() ? std::string("none configured") : last));
+      auto t0 = Clock::now();
+      HttpFailure f;
+      std::string answer;
+      {
+        auto c = client_for(*url, m_opts.connect_timeout_s, m_opts.timeout_s);
+        auto res = c->Post("/sdapi/v1/txt2img", body, "application/json");
+        if (!res) {
+          f.connection = true;
+          f.message = host_of(*url) + ": " + httplib::to_string(res.error());
+        } else if (res->status != 200) {
+          f.status = res->status;
+          f.message = host_of(*url) + ": HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 200);
+        } else {
+          answer = std::move(res->body);
+        }
+      }
+      double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (f.message.empty()) {
+        pool.release(*url, false, req.value("batch_size", 1), dt);
+        *used = *url;
+        return answer;
+      }
+      // Connection failures count towards dropping the endpoint; 4xx is final.
+      pool.release(*url, f.connection, 0, dt);
+      last = f.message;
+      if (!f.connection && f.status < 500) throw Error(last);
+      if (attempt < m_opts.retries) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+        backoff *= 2;
+      }
+    }
+    throw Error("gave up after " + std::to_string(m_opts.retries + 1) + " attempts: " + last);
+  }
+
+  void request(const std::vector<Job>& jobs, const std::vector<size_t>& idx, std::vector<Outcome>& out) {
+    const plan::Step& first = *jobs[idx[0]].step;
+    const int64_t seed0 = std::stoll(first.param("seed"));
+    const int n = static_cast<int>(idx.size());
+    json req = build_request(first, seed0, n);
+    auto t0 = Clock::now();
+    auto fail_all = [&](const std::string& why) {
+      for (size_t i : idx) out[i].error = why;
+    };
+    std::string url, body;
+    try {
+      body = post_with_retries(pool_for(first), req, &url);
+    } catch (const std::exception& e) {
+      fail_all(e.what());
+      return;
+    }
+    double per_image = std::chrono::duration<double>(Clock::now() - t0).count() / n;
+    try {
+      json ans = json::parse(body);
+      json info = ans.at("info").is_string() ? json::parse(ans.at("info").get<std::string>()) : ans.at("info");
+      const json& images = ans.at("images");
+      int first_image = info.value("index_of_first_image", 0);
+      std::string got_hash = info.value("sd_model_hash", "");
+      std::string want_hash = expected_autov2(first.param("checkpoint"));
+      if (!want_hash.empty() && got_hash.compare(0, want_hash.size(), want_hash) != 0) {
+        fail_all(host_of(url) + " generated with model " + info.value("sd_model_name", "?") + " [" + got_hash +
+                 "], not the requested " + first.param("checkpoint.server_name") + " [" + want_hash + "]");
+        return;
+      }
+      if (static_cast<int>(images.size()) - first_image < n)
+        throw Error("answer has " + std::to_string(images.size() - first_image) + " images, asked for " + std::to_string(n));
+      const json& seeds = info.at("all_seeds");
+      for (int k = 0; k < n; ++k) {
+        size_t i = idx[static_cast<size_t>(k)];
+        int64_t want_seed = seed0 + k;
+        int64_t got_seed = seeds.at(static_cast<size_t>(k)).get<int64_t>();
+        if (got_seed != want_seed) {
+          out[i].error = host_of(url) + ": image " + std::to_string(k) + " has seed " + std::to_string(got_seed) +
+                         ", expected " + std::to_string(want_seed);
+          continue;
+        }
+        std::string png = util::base64_decode(images.at(static_cast<size_t>(first_image + k)).get<std::string>());
+        if (!util::is_png(png)) {
+          out[i].error = host_of(url) + ": image " + std::to_string(k) + " is not a PNG";
+          continue;
+        }
+        std::string infotext;
+        if (info.contains("infotexts") && info["infotexts"].size() > static_cast<size_t>(k))
+          infotext = info["infotexts"][static_cast<size_t>(k)].get<std::string>();
+        auto chunks = util::png_text_chunks(png, "image from " + host_of(url));
+        if (!chunks.count("parameters")) {
+          if (infotext.empty()) infotext = make_infotext(first, want_seed, got_hash, info);
+          png = util::png_set_text(png, "parameters", infotext, "image from " + host_of(url));
+        } else {
+          infotext = chunks["parameters"];
+        }
+        json meta = {{"backend", "a1111"},
+                     {"endpoint", url},
+                     {"request", req},
+                     {"answer",
+                      {{"sd_model_name", info.value("sd_model_name", "")},
+                       {"sd_model_hash", got_hash},
+                       {"seed", got_seed},
+                       {"index", k},
+                       {"infotext", infotext}}},
+                     {"checkpoint", {{"identity", first.param("checkpoint")}, {"autov2", want_hash}}}};
+        out[i].bytes = std::move(png);
+        out[i].ok = true;
+        out[i].meta = meta.dump();
+        out[i].device = url;
+        out[i].duration_s = per_image;
+      }
+    } catch (const std::exception& e) {
+      for (size_t i : idx)
+        if (!out[i].ok && out[i].error.empty()) out[i].error = host_of(url) + ": malformed answer: " + e.what();
+    }
+  }
+
+  static std::string make_infotext(const plan::Step& s, int64_t seed, const std::string& hash, const json& info) {
+    Infotext t;
+    t.prompt = s.param("prompt");
+    t.negative_prompt = s.param("negative_prompt");
+    t.set("Steps", s.param("steps"));
+    t.set("Sampler", s.param("sampler"));
+    t.set("CFG scale", s.param("cfg_scale"));
+    t.set("Seed", std::to_string(seed));
+    t.set("Size", s.param("width") + "x" + s.param("height"));
+    if (!hash.empty()) t.set("Model hash", hash);
+    t.set("Model", info.value("sd_model_name", s.param("checkpoint.server_name")));
+    return t.format();
+  }
+
+  BackendOptions m_opts;
+  mutable std::mutex m_mu;
+  std::map<std::string, std::unique_ptr<EndpointPool>> m_pools;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options) {
+  return std::make_unique<A1111Executor>(options);
+}
+
+std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s) {
+  auto c = client_for(url, timeout_s, timeout_s);
+  auto res = c->Get("/sdapi/v1/sd-models");
+  if (!res) throw Error(host_of(url) + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) throw Error(host_of(url) + ": HTTP " + std::to_string(res->status) + " from /sdapi/v1/sd-models");
+  std::vector<ServerModel> out;
+  try {
+    for (const auto& m : json::parse(res->body)) {
+      ServerModel s;
+      s.title = m.value("title", "");
+      s.model_name = m.value("model_name", "");
+      s.hash = m["hash"].is_string() ? m["hash"].get<std::string>() : "";
+      s.sha256 = m["sha256"].is_string() ? m["sha256"].get<std::string>() : "";
+      s.filename = m.value("filename", "");
+      out.push_back(std::move(s));
+    }
+  } catch (const std::exception& e) {
+    throw Error(host_of(url) + ": malformed /sdapi/v1/sd-models answer: " + e.what());
+  }
+  return out;
+}
+
+std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, double timeout_s,
+                                     std::vector<std::string>* errors) {
+  std::vector<std::string> alive;
+  for (const auto& u : urls) {
+    try {
+      a1111_models(u, timeout_s);
+      alive.push_back(u);
+    } catch (const std::exception& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  return alive;
+}
+
+std::string expected_autov2(const std::string& identity) {
+  if (identity.rfind("sha256:", 0) == 0) return identity.substr(7, 10);
+  if (identity.rfind("autov2:", 0) == 0) return identity.substr(7, 10);
+  return "";
+}
+
+}  // namespace ghx::exec

@@ -1,0 +1,43 @@
+#pragma once
+// The AUTOMATIC1111 backend (also Forge and SD.Next): txt2img over HTTP.
+// Owns: turning a batch of generate steps (one checkpoint, prompt and settings; consecutive seeds)
+// into /sdapi/v1/txt2img requests of at most batch_size images; choosing the checkpoint per
+// request (override_settings) and VERIFYING it: the answer's sd_model_hash must be the AutoV2 of
+// the checkpoint asked for (A1111 silently ignores an unknown checkpoint name and uses the loaded
+// model); checking each image's seed against info.all_seeds; never storing the grid image; writing
+// the infotext into the PNG's `parameters` chunk when the server left it out; retries with
+// exponential backoff on connection errors and 5xx; several endpoints (one request in flight
+// each, shared by the runner's workers, a dead endpoint dropped while the others go on).
+// Fails: per step (an Outcome with the error), never by throwing out of run().
+// Never: guesses a seed or a model; stores an image it could not verify.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exec/executor.h"
+
+namespace ghx::exec {
+
+std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options);
+
+struct ServerModel {
+  std::string title;  ///< "name.safetensors [0123456789]"
+  std::string model_name;
+  std::string hash;    ///< AutoV2 (10 hex) or ""
+  std::string sha256;  ///< or "" when the server has not computed it
+  std::string filename;
+};
+
+/// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
+std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
+
+/// The endpoints that answer /sdapi/v1/sd-models; one line per one that does not in `errors`.
+std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, double timeout_s,
+                                     std::vector<std::string>* errors);
+
+/// The AutoV2 hash (10 hex digits) a checkpoint identity stands for ("sha256:..." or
+/// "autov2:..."), or "" when it names no hash (synthetic "backend_name:...").
+std::string expected_autov2(const std::string& identity);
+
+}  // namespace ghx::exec
