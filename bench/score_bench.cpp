@@ -8,11 +8,14 @@
 //   RESULTS_FILE  optional: the outputs as little-endian float64, for score_bench.py compare
 // Prints one JSON line: items, seconds, items/s, load seconds, peak RSS of the process
 // (getrusage ru_maxrss, loading included) and of the timed part alone (VmHWM after resetting it
-// through /proc/self/clear_refs right before the timed part).
+// through /proc/self/clear_refs right before the timed part), and the timed part's user / sys CPU
+// seconds and minor page faults (getrusage before and after), and how many cores other processes
+// kept busy meanwhile (others_cores: /proc/stat's busy time less ours, over the wall time).
 // Timed: only the work, through ghx's public model interfaces, after loading and one warm-up
 // call on the first batch. Images are decoded (cv::imread) before the clock starts, as the
 // PyTorch side decodes them with PIL before its clock starts.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -61,6 +64,19 @@ bool reset_hwm() {
   out.flush();
   return static_cast<bool>(out);
 }
+
+/// Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait).
+double cpu_busy_s() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  long long v[8] = {};
+  in >> cpu;
+  for (long long& x : v) in >> x;
+  const long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double tv_s(const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); }
 
 long peak_rss_kb() {
   rusage u{};
@@ -125,8 +141,10 @@ int main(int argc, char** argv) {
     const json& w = man["weights"];
 
     std::size_t items = 0;
-    std::function<void()> warm, work;
+    std::function<void()> warm, work, collect = [] {};  // collect: outputs -> results, untimed
     std::vector<double> results;
+    std::vector<m::ImageEmbedding> image_out;
+    std::vector<std::vector<float>> text_out;
     int torch_threads = 0;
     const auto t_load = Clock::now();
 
@@ -168,7 +186,8 @@ int main(int argc, char** argv) {
         pixels.clear();
         for (const cv::Mat& im : images)
           pixels.push_back(m::clip_preprocess(im, clip_cfg.image_size, clip_cfg.mean, clip_cfg.std));
-        results.clear();
+      };
+      collect = [&] {
         for (const auto& px : pixels) results.insert(results.end(), px.begin(), px.end());
       };
     } else if (metric == "clip_image" || metric == "clip_text") {
@@ -181,10 +200,9 @@ int main(int argc, char** argv) {
           pixels.push_back(m::clip_preprocess(read_bgr(at(p)), clip_cfg.image_size, clip_cfg.mean, clip_cfg.std));
         items = pixels.size();
         warm = [&] { clip->encode_images(slice(pixels.begin(), pixels.begin() + std::min<std::size_t>(2, pixels.size()))); };
-        work = [&] {
-          const std::vector<m::ImageEmbedding> e = clip->encode_images(pixels);
-          results.clear();
-          for (const auto& x : e) results.insert(results.end(), x.projected.begin(), x.projected.end());
+        work = [&] { image_out = clip->encode_images(pixels); };
+        collect = [&] {
+          for (const auto& x : image_out) results.insert(results.end(), x.projected.begin(), x.projected.end());
         };
       } else {
         const json& t = man["texts"];
@@ -196,10 +214,9 @@ int main(int argc, char** argv) {
         warm = [&] {
           clip->encode_texts(slice(ids.begin(), ids.begin() + 2), slice(eot.begin(), eot.begin() + 2));
         };
-        work = [&] {
-          const std::vector<std::vector<float>> e = clip->encode_texts(ids, eot);
-          results.clear();
-          for (const auto& x : e) results.insert(results.end(), x.begin(), x.end());
+        work = [&] { text_out = clip->encode_texts(ids, eot); };
+        collect = [&] {
+          for (const auto& x : text_out) results.insert(results.end(), x.begin(), x.end());
         };
       }
     } else if (metric == "head") {
@@ -219,10 +236,17 @@ int main(int argc, char** argv) {
     const double load_s = since(t_load);
     warm();
     const bool hwm_ok = reset_hwm();
+    rusage r0{}, r1{};
+    getrusage(RUSAGE_SELF, &r0);
+    const double b0 = cpu_busy_s();
     const auto t0 = Clock::now();
     work();
     const double seconds = since(t0);
+    const double b1 = cpu_busy_s();
+    getrusage(RUSAGE_SELF, &r1);
+    const double own = tv_s(r1.ru_utime) - tv_s(r0.ru_utime) + tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
     const long fwd_peak = hwm_ok ? vm_hwm_kb() : -1;
+    collect();
     write_results(results_path, results);
 
     json out = {{"side", "ghx"},
@@ -234,6 +258,10 @@ int main(int argc, char** argv) {
                 {"load_s", load_s},
                 {"peak_mb", peak_rss_kb() / 1024.0},
                 {"fwd_peak_mb", fwd_peak > 0 ? json(fwd_peak / 1024.0) : json(nullptr)},
+                {"user_s", tv_s(r1.ru_utime) - tv_s(r0.ru_utime)},
+                {"sys_s", tv_s(r1.ru_stime) - tv_s(r0.ru_stime)},
+                {"minor_faults", r1.ru_minflt - r0.ru_minflt},
+                {"others_cores", std::max(0.0, (b1 - b0) - own) / seconds},
                 {"blas", blas_library()},
                 {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""}};
     if (torch_threads) out["torch"] = m::torch_description();

@@ -15,12 +15,15 @@ bench/score_bench.cpp, target ghx_bench_score). Debian's python3-torch: run with
     score_bench.py run DIR --metric M --threads N [--channels-last] [--results FILE]
         One metric in PyTorch; prints one JSON line (items/s, peak RSS); M is one of
         style, clip_preprocess, clip_image, clip_text, head.
+    score_bench.py report DIR [--machine M --command C --build B --load L]
+        DIR/score_bench.md's tables (markdown on stdout) from DIR/score_bench.jsonl.
     score_bench.py compare DIR
         Max differences between the result files of both sides (DIR/results/*.f64), one JSON line
         per metric.
 
-Timing: only the work (after loading and one warm-up batch), time.perf_counter. Peak RSS:
-resource.getrusage(RUSAGE_SELF).ru_maxrss (whole process, loading included) and the high-water
+Timing: only the work (after loading and one warm-up batch), time.perf_counter. CPU time and minor page faults of the timed part
+(getrusage before/after), and how many cores other processes kept busy meanwhile (others_cores:
+/proc/stat's busy time less this process's, over the wall time: the VM is shared and noisy). Peak RSS: resource.getrusage(RUSAGE_SELF).ru_maxrss (whole process, loading included) and the high-water
 mark of the timed part alone (VmHWM after resetting it through /proc/self/clear_refs).
 Everything runs in eval mode under torch.inference_mode(), torch.set_num_threads(N).
 """
@@ -418,6 +421,13 @@ def blas_library():
     return "?"
 
 
+def cpu_busy_s():
+    """Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args):
     import torch
     from PIL import Image
@@ -434,7 +444,8 @@ def run(args):
         if m == "style":
             feats = vgg19_features()
             st = SafetensorsMap(W["vgg19"])
-            feats.load_state_dict({k[len("features."):]: v for k, v in st.tensors.items()})
+            # features[:29] ends at conv5_1: the file's conv5_2..5_4 (30, 32, 34) are not used.
+            feats.load_state_dict({k: st.tensors["features." + k] for k in feats.state_dict()})
             st.close()
             feats.eval()
             mf = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -556,9 +567,14 @@ def run(args):
         load_s = time.perf_counter() - t_load
         warm()
         hwm_ok = reset_hwm()
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        b0 = cpu_busy_s()
         t0 = time.perf_counter()
         results = work()
         seconds = time.perf_counter() - t0
+        b1 = cpu_busy_s()
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         fwd_peak = vm_hwm_kb() if hwm_ok else None
 
     if args.results:
@@ -571,9 +587,136 @@ def run(args):
         "items_per_s": round(items / seconds, 4), "load_s": round(load_s, 2),
         "peak_mb": round(peak / 1024, 1),
         "fwd_peak_mb": round(fwd_peak / 1024, 1) if fwd_peak else None,
+        "user_s": round(r1.ru_utime - r0.ru_utime, 3), "sys_s": round(r1.ru_stime - r0.ru_stime, 3),
+        "minor_faults": r1.ru_minflt - r0.ru_minflt,
+        "others_cores": round(max(0.0, (b1 - b0) - own) / seconds, 3),
         "blas": blas_library(), "torch": torch.__version__,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
     }))
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+def report(args):
+    """bench/out/score_bench.md from score_bench.jsonl (medians over the reps)."""
+    import statistics
+    d = args.dir
+    with open(os.path.join(d, "inputs", "inputs.json")) as f:
+        man = json.load(f)
+    runs = [json.loads(l) for l in open(os.path.join(d, "score_bench.jsonl")) if l.strip()]
+    comp = {}
+    cpath = os.path.join(d, "results", "compare.jsonl")
+    if os.path.exists(cpath):
+        for l in open(cpath):
+            if l.strip():
+                c = json.loads(l)
+                comp[c["metric"]] = c
+    arch = {"vit-l-14": "ViT-L/14", "vit-b-32": "ViT-B/32"}[man["clip_arch"]]
+    ni, nt = len(man["style"]["images"]), len(man["style"]["targets"])
+    nc, m_txt, k = len(man["clip"]["images"]), man["texts"]["count"], man["embeddings"]["count"]
+    work = {
+        "style": f"VGG19 Grams of {ni} images + {nt} targets, 512x512; {ni * nt} style losses "
+                 f"(items = {ni + nt} images)",
+        "clip_preprocess": f"{nc} decoded 640x480 images -> 3x224x224",
+        "clip_image": f"{arch} image tower, {nc} preprocessed images",
+        "clip_text": f"{arch} text tower, {m_txt} prompts of 5..40 tokens",
+        "head": f"aesthetic MLP {man['embeddings']['dim']}-1024-128-64-16-1, {k} embeddings",
+    }
+    order = ["style", "clip_preprocess", "clip_image", "clip_text", "head"]
+    every = {}
+    for r in runs:
+        every.setdefault((r["metric"], r["threads"], r["side"]), []).append(r)
+    # Runs disturbed by other processes are left out where the side has undisturbed ones.
+    by = {key: [r for r in rs if not r.get("disturbed")] or rs for key, rs in every.items()}
+
+    def med(rs, key):
+        v = [r[key] for r in rs if r.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    def f(x, nd=2):
+        if x is None:
+            return "-"
+        if abs(x) >= 100:
+            return f"{x:.0f}"
+        if abs(x) >= 10:
+            return f"{x:.1f}"
+        return f"{x:.{nd}f}" if abs(x) >= 0.1 else f"{x:.3g}"
+
+    out = ["# Scoring benchmark: ghx vs PyTorch", ""]
+    out.append(f"- Machine: {args.machine}; load average {args.load}.")
+    out.append(f"- Command: `{args.command}` (ghx_bench_score built in `{args.build}`).")
+    blas = sorted({r.get("blas", "?") for r in runs if r["metric"] in ("style", "clip_image", "clip_text")})
+    tv = sorted({r.get("torch", "") for r in runs if r.get("torch")})
+    out.append(f"- Libraries: {', '.join(tv)}; BLAS mapped on both sides: {', '.join(blas)}.")
+    out.append("- Both sides: `OMP_NUM_THREADS` = `OPENBLAS_NUM_THREADS` = the thread count, "
+               "`OMP_WAIT_POLICY=PASSIVE` (ghx sets it itself before it loads libtorch; libgomp's "
+               "spinning threads against OpenBLAS's made 2-thread runs 4x slower), "
+               "`set_torch_threads(N)` / `torch.set_num_threads(N)`.")
+    out.append(f"- Weights: full-size, random (score_bench.py prepare): torchvision vgg19 features "
+               f"(seed 0), CLIP {arch} in the HF layout with its config.json, improved-aesthetic-"
+               f"predictor head. Each figure is the median of {max(r['rep'] for r in runs)} runs, "
+               f"ghx and PyTorch alternating; only the work is timed (after loading and one warm-up "
+               f"batch). PyTorch: eval(), torch.inference_mode(), batches of 8 for CLIP and the head, "
+               f"4 for VGG (as ghx).")
+    out.append("- The VM is shared: a run during which other processes kept more than 0.3 cores busy "
+               "(others' cores, from /proc/stat) is marked disturbed and redone (score_bench.sh "
+               "--retries); medians leave disturbed runs out where a side has undisturbed ones.")
+    out.append("- items/s: images (style: images + targets through VGG; clip_*: images), prompts "
+               "or embeddings per second. ratio = ghx / PyTorch (above 1: ghx is faster). peak MB: "
+               "getrusage ru_maxrss of the whole process (loading included); timed peak MB: the "
+               "high-water mark of the timed part alone (VmHWM reset before it).")
+    out.append("")
+    for t in sorted({r["threads"] for r in runs}, reverse=True):
+        out.append(f"## {t} thread{'s' if t > 1 else ''}")
+        out.append("")
+        out.append("| metric | work | ghx items/s | PyTorch items/s | ratio (ghx/PyTorch) | ghx peak MB "
+                   "| PyTorch peak MB | ghx / PyTorch timed peak MB |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for m in order:
+            g = by.get((m, t, "ghx"))
+            if not g:
+                continue
+            for side, label in (("pytorch", ""), ("pytorch_cl", " (PyTorch channels_last)")):
+                p = by.get((m, t, side))
+                if not p:
+                    continue
+                if m == "style" and side == "pytorch":
+                    label = " (PyTorch NCHW, torchvision's default)"
+                gi, pi = med(g, "items_per_s"), med(p, "items_per_s")
+                out.append(f"| {m}{label} | {work[m]} | {f(gi)} | {f(pi)} | **{gi / pi:.2f}** | "
+                           f"{f(med(g, 'peak_mb'))} | {f(med(p, 'peak_mb'))} | "
+                           f"{f(med(g, 'fwd_peak_mb'))} / {f(med(p, 'fwd_peak_mb'))} |")
+        out.append("")
+    out.append("## Every side, in detail (medians; items/s min..max over the runs)")
+    out.append("")
+    out.append("| threads | metric | side | runs used / done | items/s | min..max | timed s | user s "
+               "| sys s | sys % | minor faults | others' cores | load s |")
+    out.append("|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (m, t, side), rs in sorted(by.items(), key=lambda kv: (-kv[0][1], order.index(kv[0][0]), kv[0][2])):
+        ips = [r["items_per_s"] for r in rs]
+        u, sy = med(rs, "user_s"), med(rs, "sys_s")
+        out.append(f"| {t} | {m} | {side} | {len(rs)} / {len(every[(m, t, side)])} | "
+                   f"{f(med(rs, 'items_per_s'))} | {f(min(ips))}..{f(max(ips))} | "
+                   f"{f(med(rs, 'seconds'))} | {f(u)} | {f(sy)} | "
+                   f"{100 * sy / (u + sy) if u is not None and (u + sy) > 0 else 0:.0f} | "
+                   f"{med(rs, 'minor_faults'):.0f} | {f(med(rs, 'others_cores'))} | {f(med(rs, 'load_s'))} |")
+    out.append("")
+    if comp:
+        out.append("## Same answers (first run, outputs of both sides compared)")
+        out.append("")
+        out.append("| metric | values | max abs diff | max abs value | max rel diff |")
+        out.append("|---|---:|---:|---:|---:|")
+        for m in order:
+            c = comp.get(m)
+            if c:
+                if "error" in c:
+                    out.append(f"| {m} | - | {c['error']} | - | - |")
+                    continue
+                rel = c.get("max_rel_diff")
+                out.append(f"| {m} | {c['values']} | {c['max_abs_diff']:.3g} | {c['max_abs_value']:.4g} | "
+                           f"{'-' if rel is None else format(rel, '.3g')} |")
+        out.append("")
+    print("\n".join(out))
 
 
 # ---- compare -----------------------------------------------------------------------------------
@@ -614,8 +757,14 @@ def main():
     r.add_argument("--results", default="")
     c = sub.add_parser("compare")
     c.add_argument("dir")
+    o = sub.add_parser("report")
+    o.add_argument("dir")
+    o.add_argument("--machine", default="?")
+    o.add_argument("--command", default="?")
+    o.add_argument("--build", default="?")
+    o.add_argument("--load", default="?")
     args = ap.parse_args()
-    {"prepare": prepare, "run": run, "compare": compare}[args.cmd](args)
+    {"prepare": prepare, "run": run, "compare": compare, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":
