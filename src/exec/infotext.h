@@ -4,8 +4,15 @@
 //   <prompt>
 //   Negative prompt: <negative>
 //   Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6, Seed: 1, Size: 512x768, Model hash: 0123456789, ...
-// Values containing a comma, colon or quote are double-quoted (JSON-style escaping inside).
-// Fails: parse() returns std::nullopt for text that is not infotext. Never: guesses a missing seed.
+// As A1111's quote(): values containing a comma, colon or newline are JSON-quoted
+// (json.dumps(ensure_ascii=False) escaping); others, quotes included, are written as they are.
+// parse() follows parse_generation_parameters: the last line holds the parameters only when its
+// re_param finds at least 3 `key: value` pairs, else it is prompt text; lines after one starting
+// "Negative prompt:" are the negative prompt; quoted values are unquoted (kept as they are when
+// not valid JSON); an empty value is dropped; a repeated key keeps its first place and last value.
+// Unlike A1111 it keeps "Size" whole and adds none of A1111's pasting defaults ("Clip skip"...).
+// Fails: parse() returns std::nullopt only for empty or whitespace-only text (text without a
+// parameters line is a prompt, as in A1111). Never: guesses a missing seed.
 #include <cstdint>
 #include <optional>
 #include <string>

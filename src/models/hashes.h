@@ -3,7 +3,11 @@
 // SHA-256 of the whole file; AutoV2 = its first 10 hex digits (A1111 "Model hash", Civitai);
 // legacy AutoV1 = SHA-256 of the 64 KiB at offset 1 MiB, first 8 hex digits; LoRA hash = SHA-256
 // of a safetensors file's data after its header, first 12 hex digits (A1111 "Lora hashes").
-// Fails: throws ghx::Error naming the file. Never: keeps state (memoisation is plan/file_hasher.h's).
+// As A1111: AutoV1 of a file shorter than 1 MiB + 64 KiB hashes what is there (no bytes: e3b0c442);
+// the LoRA hash is computed for files named *.safetensors (any case) whose 8-byte header length
+// stays within the file, else it is absent.
+// Fails: throws ghx::Error naming the file (missing, unreadable, a folder).
+// Never: keeps state (memoisation is plan/file_hasher.h's).
 #include <optional>
 #include <string>
 
