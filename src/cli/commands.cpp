@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -10,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
+#include "cli/models_hash.h"
 #include "cli/score.h"
 #include "dsl/loader.h"
+#include "exec/a1111.h"
 #include "exec/progress.h"
 #include "exec/runner.h"
 #include "models/clip.h"
@@ -58,6 +61,63 @@ dsl::Review load_or_exit(const std::string& path) {
   return std::move(*r);
 }
 
+bool uses_server_backend(const dsl::Review& r) {
+  for (const auto& s : r.sections)
+    if (s.generation.backend == "a1111") return true;
+  return false;
+}
+
+std::vector<std::string> review_endpoints(const dsl::Review& r, const exec::BackendOptions& b) {
+  if (!b.endpoints.empty()) return b.endpoints;
+  std::vector<std::string> eps;
+  for (const auto& s : r.sections)
+    if (s.generation.backend == "a1111")
+      for (const auto& e : s.generation.endpoints)
+        if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(e);
+  return eps;
+}
+
+/// A checkpoint named only by backend_name on a server backend is identified by the hash the
+/// server reports for it (CONTRACT.md). Asks the first endpoint that answers.
+void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
+  bool needed = false;
+  for (const auto& c : r.checkpoints) needed |= c.file.empty() && c.sha256.empty();
+  if (!needed || !uses_server_backend(r)) return;
+  std::vector<std::string> errors;
+  std::vector<std::string> alive = exec::probe_a1111(review_endpoints(r, b), b.connect_timeout_s, &errors);
+  if (alive.empty()) {
+    std::cerr << "ghx: error: no generation endpoint answers (needed to identify checkpoints named by backend_name)";
+    for (const auto& e : errors) std::cerr << "\n  " << e;
+    std::cerr << "\n";
+    throw Exit{2};
+  }
+  std::vector<exec::ServerModel> models = exec::a1111_models(alive[0], b.connect_timeout_s);
+  dsl::Diagnostics d;
+  for (auto& c : r.checkpoints) {
+    if (!c.file.empty() || !c.sha256.empty()) continue;
+    const exec::ServerModel* hit = nullptr;
+    for (const auto& m : models) {
+      std::string base = std::filesystem::path(m.filename).filename().string();
+      if (m.title == c.backend_name || m.model_name == c.backend_name || base == c.backend_name ||
+          m.title.rfind(c.backend_name + " [", 0) == 0)
+        hit = &m;
+    }
+    if (!hit) {
+      std::string known;
+      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.title;
+      d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " has no model named '" + c.backend_name + "' (it has: " + known + ")");
+    } else if (!hit->sha256.empty()) {
+      c.server_identity = "sha256:" + hit->sha256;
+    } else if (!hit->hash.empty()) {
+      c.server_identity = "autov2:" + hit->hash;
+    } else {
+      d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no hash for '" + hit->title + "'");
+    }
+  }
+  std::cerr << d.format_all();
+  if (d.has_errors()) throw Exit{2};
+}
+
 plan::Plan plan_or_exit(const dsl::Review& r, cache::Cache& c) {
   dsl::Diagnostics d;
   plan::FileHasher hasher(&c);
@@ -74,6 +134,7 @@ std::string default_out(const dsl::Review& r) { return "reports/" + r.name + "-v
 struct PlanArgs {
   std::string experiment, cache = "cache", explain;
   bool json = false;
+  exec::BackendOptions backends;
 };
 
 json explain_json(const plan::Plan& p, const plan::Step& s, cache::Cache& c,
@@ -147,6 +208,7 @@ void print_explain(const json& j) {
 
 int cmd_plan(const PlanArgs& a) {
   dsl::Review r = load_or_exit(a.experiment);
+  resolve_server_checkpoints(r, a.backends);
   auto cache = cache::Cache::open(a.cache);
   plan::Plan p = plan_or_exit(r, *cache);
   auto done = cache->done_keys();
@@ -205,12 +267,35 @@ struct RunArgs {
   std::string experiment, cache = "cache", out;
   bool keep_going = false, json = false;
   int jobs = 1;
+  exec::BackendOptions backends;
 };
 
 int cmd_run(const RunArgs& a) {
   dsl::Review r = load_or_exit(a.experiment);
+  resolve_server_checkpoints(r, a.backends);
   auto cache = cache::Cache::open(a.cache);
   plan::Plan p = plan_or_exit(r, *cache);
+  int jobs = a.jobs;
+  {
+    // Generation on a server: no endpoint answering is bad input (exit 2, nothing run).
+    auto done = cache->done_keys();
+    bool needs_server = false;
+    for (const auto& s : p.steps)
+      needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == "a1111" && !done.count(s.key);
+    if (needs_server) {
+      std::vector<std::string> errors;
+      std::vector<std::string> eps = review_endpoints(r, a.backends);
+      std::vector<std::string> alive = exec::probe_a1111(eps, a.backends.connect_timeout_s, &errors);
+      if (alive.empty()) {
+        std::cerr << "ghx: error: no generation endpoint answers" << (eps.empty() ? " (none configured: [generation] endpoints or --endpoint)" : "");
+        for (const auto& e : errors) std::cerr << "\n  " << e;
+        std::cerr << "\n";
+        return 2;
+      }
+      for (const auto& e : errors) std::cerr << "ghx: warning: endpoint left out: " << e << "\n";
+      jobs = std::max<int>(jobs, static_cast<int>(alive.size()));  // one request in flight per endpoint
+    }
+  }
   std::string out_dir = a.out.empty() ? default_out(r) : a.out;
   std::string templates = report::templates_dir();
 
@@ -219,12 +304,12 @@ int cmd_run(const RunArgs& a) {
 
   exec::ConsoleProgress progress(stderr, exec::ConsoleProgress::is_smart_terminal(stderr));
   exec::RunOptions opts;
-  opts.jobs = a.jobs;
+  opts.jobs = jobs;
   opts.keep_going = a.keep_going ? exec::KeepGoing::yes : exec::KeepGoing::no;
   opts.interrupted = &g_interrupted;
   opts.progress = &progress;
   opts.tool_version = tool_version();
-  auto executors = exec::ExecutorSet::builtin();
+  auto executors = exec::ExecutorSet::builtin(a.backends);
   exec::RunSummary sum = exec::run_plan(p, *cache, *executors, opts);
 
   std::string report_path;
@@ -353,6 +438,15 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_flag("--keep-going", ra.keep_going, "Go on after a failed step (its dependents are skipped)");
   run_cmd->add_option("--jobs", ra.jobs, "Batches run at once")->check(CLI::Range(1, 256));
   run_cmd->add_flag("--json", ra.json, "Machine-readable summary on stdout");
+  for (auto* c : {plan_cmd, run_cmd}) {
+    exec::BackendOptions& b = c == plan_cmd ? pa.backends : ra.backends;
+    c->add_option("--endpoint", b.endpoints, "Generation server URL (repeatable); replaces the review's endpoints");
+    c->add_option("--connect-timeout", b.connect_timeout_s, "Seconds to wait for a server connection (default 10)");
+  }
+  run_cmd->add_option("--timeout", ra.backends.timeout_s, "Seconds one generation request may take (default 600)");
+  run_cmd->add_option("--retries", ra.backends.retries, "Retries on connection errors and 5xx (default 4)")
+      ->check(CLI::Range(0, 100));
+  run_cmd->add_option("--backoff", ra.backends.backoff_s, "First retry delay in seconds, doubled each time (default 0.5)");
 
   std::string cache_dir = "cache";
   bool cache_json = false, repair = false;
@@ -372,6 +466,11 @@ int run_cli(int argc, char** argv) {
   models_cmd->require_subcommand(1);
   auto* tiny_cmd = models_cmd->add_subcommand("tiny", "Write tiny random weights in the real layouts (demo, tests)");
   tiny_cmd->add_option("dir", tiny_dir, "Output folder")->required();
+  std::vector<std::string> hash_files;
+  bool hash_json = false;
+  auto* hash_cmd = models_cmd->add_subcommand("hash", "SHA-256, AutoV2, AutoV1 and LoRA hashes of model files");
+  hash_cmd->add_option("files", hash_files, "Model files")->required();
+  hash_cmd->add_flag("--json", hash_json, "Machine-readable output");
 
   ScoreArgs sa;
   auto* score_cmd = app.add_subcommand("score", "Score image files (PNG, JPEG, WebP) you already have");
@@ -416,6 +515,7 @@ int run_cli(int argc, char** argv) {
         if (*cache_cmd->get_subcommand(name)) return cmd_cache(name, cache_dir, cache_json, repair);
     }
     if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
+    if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
     if (*style_cmd) return score_style(sa);
     if (*aes_cmd) return score_clip_family(sa, true);
     if (*clip_cmd) return score_clip_family(sa, false);

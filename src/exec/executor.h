@@ -55,8 +55,8 @@ class Executor {
 /// One executor per step kind.
 class ExecutorSet {
  public:
-  /// The built-in executors for a review (backend chosen per generate step's "backend").
-  static std::unique_ptr<ExecutorSet> builtin();
+  /// The built-in executors (backend chosen per generate step's "backend" parameter).
+  static std::unique_ptr<ExecutorSet> builtin(const BackendOptions& backends = {});
   virtual ~ExecutorSet() = default;
   /// Null if no executor handles this kind.
   virtual Executor* get(plan::StepKind kind) = 0;

@@ -8,6 +8,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "exec/executor.h"
+
+#include "exec/a1111.h"
 #include "exec/scoring.h"
 #include "exec/statistics.h"
 #include "models/style.h"
@@ -44,17 +46,13 @@ void each_job(const std::vector<Job>& jobs, std::vector<Outcome>& out, Fn fn) {
   }
 }
 
-class GenerateExecutor : public Executor {
+/// The synthetic TEST backend (synthetic.cpp): deterministic drawings, no server.
+class SyntheticExecutor : public Executor {
  public:
   size_t max_batch() const override { return 8; }
   std::string device() const override { return "synthetic"; }
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
-    each_job(jobs, out, [](const Job& j) {
-      const std::string& backend = j.step->param("backend");
-      if (backend != "synthetic")
-        throw Error("backend '" + backend + "' is not implemented yet (only 'synthetic')");
-      return synthetic_png(*j.step);
-    });
+    each_job(jobs, out, [](const Job& j) { return synthetic_png(*j.step); });
   }
 };
 
@@ -170,10 +168,28 @@ class RoutingExecutor : public Executor {
     for (const auto& [k, e] : m_routes) m = std::max(m, e->max_batch());
     return m;
   }
+  std::string batch_key(const plan::Step& s) const override {
+    const std::string* v = s.find_param(m_param);
+    const Executor* e = route(s);
+    return (v ? *v : "") + '\x1e' + (e ? e->batch_key(s) : "");
+  }
+  size_t batch_limit(const plan::Step& first) const override {
+    const Executor* e = route(first);
+    return e ? std::min(e->max_batch(), e->batch_limit(first)) : 1;
+  }
+  std::string status() const override {
+    std::string s;
+    for (const auto& [k, e] : m_routes) {
+      std::string st = e->status();
+      if (!st.empty()) s += (s.empty() ? "" : "; ") + st;
+    }
+    return s;
+  }
   std::string device() const override { return m_routes.empty() ? "cpu" : m_routes.begin()->second->device(); }
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     out.assign(jobs.size(), Outcome{});
     std::map<std::string, std::vector<size_t>> by_route;
+    // (the runner never mixes routes in one batch: batch_key starts with the route)
     for (size_t i = 0; i < jobs.size(); ++i) {
       const std::string* v = jobs[i].step->find_param(m_param);
       by_route[v ? *v : ""].push_back(i);
@@ -181,7 +197,7 @@ class RoutingExecutor : public Executor {
     for (const auto& [name, idx] : by_route) {
       auto it = m_routes.find(name);
       if (it == m_routes.end()) {
-        for (size_t i : idx) out[i].error = "no executor for " + m_param + " '" + name + "'";
+        for (size_t i : idx) out[i].error = m_param + " '" + name + "' is not implemented yet";
         continue;
       }
       std::vector<Job> sub;
@@ -193,6 +209,11 @@ class RoutingExecutor : public Executor {
   }
 
  private:
+  const Executor* route(const plan::Step& s) const {
+    const std::string* v = s.find_param(m_param);
+    auto it = m_routes.find(v ? *v : "");
+    return it == m_routes.end() ? nullptr : it->second.get();
+  }
   std::string m_param;
   std::map<std::string, std::shared_ptr<Executor>> m_routes;
 };
@@ -246,9 +267,12 @@ class ReportExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<ExecutorSet> ExecutorSet::builtin() {
+std::unique_ptr<ExecutorSet> ExecutorSet::builtin(const BackendOptions& backends) {
   auto set = std::make_unique<SimpleExecutorSet>();
-  set->set(plan::StepKind::generate, std::make_unique<GenerateExecutor>());
+  std::map<std::string, std::shared_ptr<Executor>> generators;
+  generators["synthetic"] = std::make_shared<SyntheticExecutor>();
+  generators["a1111"] = make_a1111_executor(backends);
+  set->set(plan::StepKind::generate, std::make_unique<RoutingExecutor>("backend", std::move(generators)));
   set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
   auto clip = make_clip_models();
   std::map<std::string, std::shared_ptr<Executor>> features, metrics;
