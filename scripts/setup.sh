@@ -11,7 +11,7 @@ pkgs=(
   libtorch-dev libopenblas0-pthread
   libtomlplusplus-dev libxxhash-dev libsqlitecpp-dev libsqlite3-dev
   libopencv-dev libcli11-dev catch2 nlohmann-json3-dev
-  libcpp-httplib-dev libkainjow-mustache-dev libarchive-dev libssl-dev sqlite3 libicu-dev zlib1g-dev
+  libcpp-httplib-dev libbrotli-dev libkainjow-mustache-dev libarchive-dev libssl-dev sqlite3 libicu-dev zlib1g-dev
 )
 if [ "${1:-}" = "--bench" ]; then pkgs+=(snakemake python3-torch python3-torchvision time); fi
 missing=()
