@@ -1,0 +1,97 @@
+// The a1111 backend through the real binary: no endpoint answering is exit 2 before any work;
+// a checkpoint named only by backend_name is identified by the hash the server reports.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+#include "support/fake_webui.h"
+#include "util/hash.h"
+
+using namespace ghx;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result run_ghx(const test::TempDir& t, const std::string& args) {
+  std::string cmd = "cd " + t.path() + " && " + GHX_BINARY + " " + args + " 2>err.txt";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WEXITSTATUS(st), out, test::read_text(t / "err.txt")};
+}
+
+void to_a1111(const test::TempDir& t, const std::string& endpoint) {
+  std::string exp = test::read_text(t / "experiment.toml");
+  exp.replace(exp.find("backend = \"synthetic\""), 21, "backend = \"a1111\"\nendpoints = [\"" + endpoint + "\"]");
+  test::write_text(t / "experiment.toml", exp);
+}
+
+}  // namespace
+
+TEST_CASE("run: no endpoint answers is exit 2 and nothing runs", "[cli][a1111]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  std::string dead_url;
+  {
+    test::FakeA1111 srv({{"alpha.safetensors", std::string(64, 'a')}});
+    dead_url = srv.url();
+  }  // stopped: its port refuses connections now
+  to_a1111(t, dead_url);
+  // backend_name-only checkpoints need the server already at plan time
+  Result r = run_ghx(t, "run experiment.toml --connect-timeout 2 --json");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("no generation endpoint answers") != std::string::npos);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("backend_name checkpoints get the server's hash as identity", "[cli][a1111]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  std::string sha_a(64, '1'), sha_b(64, '2');
+  test::FakeA1111 srv({{"alpha.safetensors", sha_a}, {"beta.safetensors", sha_b}});
+  to_a1111(t, srv.url());
+  Result plan = run_ghx(t, "plan experiment.toml --explain 0 --json");
+  Result r = run_ghx(t, "run experiment.toml --json");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(json::parse(r.out)["executed"].get<int>() > 0);
+  json results = json::parse(test::read_text(t / "reports/small-v1/results.json"));
+  std::set<std::string> ids;
+  for (const auto& c : results["checkpoints"]) ids.insert(c["identity"].get<std::string>());
+  CHECK(ids == std::set<std::string>{"sha256:" + sha_a, "sha256:" + sha_b});
+
+  // --endpoint overrides the review's endpoints
+  test::FakeA1111 other({{"alpha.safetensors", sha_a}, {"beta.safetensors", sha_b}});
+  std::string exp = test::read_text(t / "experiment.toml");
+  exp.replace(exp.find("seed = 7"), 8, "seed = 70");
+  test::write_text(t / "experiment.toml", exp);
+  Result r2 = run_ghx(t, "run experiment.toml --json --endpoint " + other.url());
+  INFO(r2.err);
+  CHECK(r2.code == 0);
+  CHECK(other.txt2img_requests().size() > 0);
+}
+
+TEST_CASE("a checkpoint the server does not have is an error at its line", "[cli][a1111]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  test::FakeA1111 srv({{"alpha.safetensors", std::string(64, 'a')}});
+  to_a1111(t, srv.url());
+  Result r = run_ghx(t, "plan experiment.toml");
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("experiment.toml:18:1: error: checkpoint 'beta': " + srv.url() + " has no model named 'beta.safetensors'") !=
+        std::string::npos);
+}
