@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> k_generation_keys = {
     "backend",    "endpoints",      "sampler", "steps", "cfg_scale", "width",    "height",
-    "batch_size", "n_iter",         "negative_prompt", "vae", "clip_skip", "hires"};
+    "batch_size", "n_iter",         "negative_prompt", "vae", "clip_skip", "hires", "workflow", "import_dir"};
 const std::vector<std::string> k_backends = {"synthetic", "a1111", "comfyui", "import"};
 const std::vector<std::string> k_metrics = {"style_loss", "aesthetic", "clip_score", "rating", "artifacts", "hpsv2", "pickscore"};
 const std::vector<std::string> k_image_exts = {".png", ".jpg", ".jpeg", ".webp"};
@@ -232,6 +232,12 @@ void read_generation(Reader& r, const toml::table& t, Generation& g, const std::
   if (auto v = r.str(t, "negative_prompt", where, false, tp)) g.negative_prompt = *v;
   if (auto v = r.str(t, "vae", where, false, tp)) g.vae = *v;
   if (auto v = r.integer(t, "clip_skip", 1, 12)) g.clip_skip = *v;
+  if (auto v = r.str(t, "workflow", where, false, tp)) {
+    if (auto p = r.existing_path(*v, r.pos(*t.get("workflow")), "ComfyUI workflow")) g.workflow = *p;
+  }
+  if (auto v = r.str(t, "import_dir", where, false, tp)) {
+    if (auto p = r.existing_path(*v, r.pos(*t.get("import_dir")), "import folder", true)) g.import_dir = *p;
+  }
   if (const toml::table* h = r.table(t, "hires")) {
     std::string hw = where == "[generation]" ? "[generation.hires]" : where + ".hires";
     r.check_keys(*h, {"scale", "upscaler", "denoising_strength", "second_pass_steps"}, hw);
@@ -512,6 +518,10 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
       s.generation = rv.generation;
       read_generation(r, t, s.generation, where);
       if (!s.id.empty() && !ids.insert(s.id).second) r.error(r.pos(*t.get("id")), "duplicate section id '" + s.id + "'");
+      if (s.generation.backend == "comfyui" && s.generation.workflow.empty())
+        r.error(s.pos, "section '" + s.id + "': the comfyui backend needs 'workflow' (an API-format workflow template)");
+      if (s.generation.backend == "import" && s.generation.import_dir.empty())
+        r.error(s.pos, "section '" + s.id + "': the import backend needs 'import_dir' (a folder of images)");
       if (auto v = r.str(t, "prompts", where, false, s.pos)) {
         if (auto p = r.existing_path(*v, r.pos(*t.get("prompts")), "prompt suite")) {
           auto& su = suite_at(*p);

@@ -35,6 +35,8 @@ struct Generation {
   std::string vae;
   int64_t clip_skip = 1;
   std::optional<Hires> hires;
+  std::string workflow;    ///< comfyui: resolved path of the API-format workflow template
+  std::string import_dir;  ///< import: resolved folder of existing images
   int64_t images_per_prompt() const { return batch_size * n_iter; }
 };
 

@@ -188,12 +188,15 @@ class Planner {
     gen.params.emplace_back("negative_prompt", item.negative);
     gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
     add_generation_params(gen.params, g);
+    if (g.backend == "comfyui") gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
     gen.context.emplace_back("checkpoint.name", m_r.checkpoints[ci].name);
     const dsl::Checkpoint& cp = m_r.checkpoints[ci];
     gen.context.emplace_back("checkpoint.backend_name", cp.backend_name);
     gen.context.emplace_back("checkpoint.server_name",
                              !cp.backend_name.empty() ? cp.backend_name : std::filesystem::path(cp.file).filename().string());
     gen.context.emplace_back("endpoints", util::join(g.endpoints, " "));
+    if (!g.workflow.empty()) gen.context.emplace_back("workflow.path", g.workflow);
+    if (!g.import_dir.empty()) gen.context.emplace_back("import_dir", g.import_dir);
     gen.context.emplace_back("section", sec.id);
     gen.context.emplace_back("prompt_id", item.id);
     gen.context.emplace_back("batch_size", std::to_string(g.batch_size));
