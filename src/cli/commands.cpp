@@ -15,6 +15,8 @@
 #include "cli/score.h"
 #include "dsl/loader.h"
 #include "exec/a1111.h"
+#include "exec/import.h"
+#include "exec/comfyui.h"
 #include "exec/progress.h"
 #include "exec/runner.h"
 #include "models/clip.h"
@@ -279,13 +281,21 @@ int cmd_run(const RunArgs& a) {
   {
     // Generation on a server: no endpoint answering is bad input (exit 2, nothing run).
     auto done = cache->done_keys();
-    bool needs_server = false;
-    for (const auto& s : p.steps)
-      needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == "a1111" && !done.count(s.key);
-    if (needs_server) {
+    for (const std::string backend : {"a1111", "comfyui"}) {
+      bool needs_server = false;
+      for (const auto& s : p.steps)
+        needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == backend && !done.count(s.key);
+      if (!needs_server) continue;
       std::vector<std::string> errors;
-      std::vector<std::string> eps = review_endpoints(r, a.backends);
-      std::vector<std::string> alive = exec::probe_a1111(eps, a.backends.connect_timeout_s, &errors);
+      std::vector<std::string> eps = a.backends.endpoints;
+      if (eps.empty() && backend == "a1111") eps = review_endpoints(r, a.backends);
+      if (eps.empty() && backend == "comfyui")  // GET /system_stats
+        for (const auto& sec : r.sections)
+          if (sec.generation.backend == "comfyui")
+            for (const auto& e : sec.generation.endpoints)
+              if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(e);
+      std::vector<std::string> alive = backend == "a1111" ? exec::probe_a1111(eps, a.backends.connect_timeout_s, &errors)
+                                                          : exec::probe_comfyui(eps, a.backends.connect_timeout_s, &errors);
       if (alive.empty()) {
         std::cerr << "ghx: error: no generation endpoint answers" << (eps.empty() ? " (none configured: [generation] endpoints or --endpoint)" : "");
         for (const auto& e : errors) std::cerr << "\n  " << e;
@@ -298,6 +308,20 @@ int cmd_run(const RunArgs& a) {
   }
   std::string out_dir = a.out.empty() ? default_out(r) : a.out;
   std::string templates = report::templates_dir();
+
+  json import_json;
+  {
+    // Import backend: say what the folders hold before running (matched, unmatched, missing).
+    auto done = cache->done_keys();
+    bool has_import = false;
+    for (const auto& s : p.steps)
+      has_import |= s.kind == plan::StepKind::generate && s.param("backend") == "import";
+    if (has_import) {
+      exec::ImportReport ir = exec::match_import(p, [&](uint32_t i) { return done.count(p.steps[i].key) > 0; });
+      if (a.json) import_json = json::parse(exec::import_summary(ir, p, true));
+      else std::cerr << exec::import_summary(ir, p, false);
+    }
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -326,6 +350,7 @@ int cmd_run(const RunArgs& a) {
     json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed},
               {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
               {"report", report_path.empty() ? json(nullptr) : json(report_path)}};
+    if (!import_json.is_null()) j["import"] = import_json;
     std::cout << j.dump() << "\n";
   } else {
     std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, "

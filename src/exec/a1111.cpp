@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "exec/http_backend.h"
 #include "exec/infotext.h"
 #include "util/error.h"
 #include "util/png_text.h"
@@ -22,100 +23,8 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-/// "http://host:port" -> a client with the given timeouts.
-std::unique_ptr<httplib::Client> client_for(const std::string& url, double connect_s, double read_s) {
-  auto c = std::make_unique<httplib::Client>(url);
-  c->set_connection_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
-  c->set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(read_s * 1e6)));
-  c->set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
-  c->set_keep_alive(false);
-  return c;
-}
-
-std::string host_of(const std::string& url) {
-  auto p = url.find("://");
-  return p == std::string::npos ? url : url.substr(p + 3);
-}
-
-/// Endpoints shared by the workers: one request in flight per endpoint; dead ones dropped.
-class EndpointPool {
- public:
-  explicit EndpointPool(std::vector<std::string> urls) {
-    for (auto& u : urls) m_eps.push_back({std::move(u)});
-  }
-
-  /// Blocks until an endpoint is free; std::nullopt when none is alive.
-  std::optional<std::string> acquire() {
-    std::unique_lock<std::mutex> lock(m_mu);
-    for (;;) {
-      bool any_alive = false;
-      for (auto& e : m_eps) {
-        if (e.dead) continue;
-        any_alive = true;
-        if (!e.busy) {
-          e.busy = true;
-          return e.url;
-        }
-      }
-      if (!any_alive) return std::nullopt;
-      m_cv.wait(lock);
-    }
-  }
-
-  /// `connection_failed`: no answer at all. Three in a row and the endpoint is dropped.
-  void release(const std::string& url, bool connection_failed, int images, double seconds) {
-    {
-      std::lock_guard<std::mutex> lock(m_mu);
-      for (auto& e : m_eps) {
-        if (e.url != url) continue;
-        e.busy = false;
-        e.failures = connection_failed ? e.failures + 1 : 0;
-        if (e.failures >= k_dead_after) e.dead = true;
-        e.images += images;
-        e.seconds += seconds;
-      }
-    }
-    m_cv.notify_all();
-  }
-
-  std::string status() const {
-    std::lock_guard<std::mutex> lock(m_mu);
-    std::string s;
-    for (const auto& e : m_eps) {
-      if (!s.empty()) s += ", ";
-      char buf[64];
-      if (e.dead) std::snprintf(buf, sizeof buf, "dead");
-      else std::snprintf(buf, sizeof buf, "%.2f img/s", e.seconds > 0 ? e.images / e.seconds : 0.0);
-      s += host_of(e.url) + " " + buf;
-    }
-    return s;
-  }
-
- private:
-  static constexpr int k_dead_after = 3;
-  struct Endpoint {
-    std::string url;
-    bool busy = false;
-    bool dead = false;
-    int failures = 0;  ///< connection failures in a row
-    int images = 0;
-    double seconds = 0;
-  };
-  mutable std::mutex m_mu;
-  std::condition_variable m_cv;
-  std::vector<Endpoint> m_eps;
-};
-
 /// The parameters that make two generate steps share a request: all but the seed.
-std::string request_key(const plan::Step& s) {
-  std::string k;
-  for (const auto& [n, v] : s.params) {
-    if (n == "seed") continue;
-    k += n + '=' + v + '\x1f';
-  }
-  if (const std::string* e = s.find_context("endpoints")) k += *e;
-  return k;
-}
+std::string request_key(const plan::Step& s) { return generation_request_key(s); }
 
 json build_request(const plan::Step& s, int64_t seed, int n) {
   json overrides = {{"sd_model_checkpoint", s.param("checkpoint.server_name")},
@@ -147,15 +56,9 @@ json build_request(const plan::Step& s, int64_t seed, int n) {
   return r;
 }
 
-struct HttpFailure {
-  bool connection = false;  ///< no answer at all (refused, reset, timeout)
-  int status = 0;
-  std::string message;
-};
-
 class A1111Executor : public Executor {
  public:
-  explicit A1111Executor(BackendOptions o) : m_opts(std::move(o)) {}
+  explicit A1111Executor(BackendOptions o) : m_opts(std::move(o)), m_pools(m_opts.endpoints) {}
 
   size_t max_batch() const override { return 1024; }
   std::string batch_key(const plan::Step& s) const override { return request_key(s); }
@@ -164,12 +67,7 @@ class A1111Executor : public Executor {
     return b ? static_cast<size_t>(std::max(1, std::stoi(*b))) : 1;
   }
   std::string device() const override { return "a1111"; }
-  std::string status() const override {
-    std::lock_guard<std::mutex> lock(m_mu);
-    std::string s;
-    for (const auto& [k, p] : m_pools) s += (s.empty() ? "" : "; ") + p->status();
-    return s;
-  }
+  std::string status() const override { return m_pools.status(); }
 
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     out.assign(jobs.size(), Outcome{});
@@ -192,66 +90,18 @@ class A1111Executor : public Executor {
   }
 
  private:
-  EndpointPool& pool_for(const plan::Step& s) {
-    std::vector<std::string> urls = m_opts.endpoints;
-    if (urls.empty()) {
-      const std::string* e = s.find_context("endpoints");
-      std::string all = e ? *e : "";
-      size_t start = 0;
-      while (start < all.size()) {
-        size_t sp = all.find(' ', start);
-        if (sp == std::string::npos) sp = all.size();
-        if (sp > start) urls.push_back(all.substr(start, sp - start));
-        start = sp + 1;
-      }
-    }
-    std::string key = util::join(urls, " ");
-    std::lock_guard<std::mutex> lock(m_mu);
-    auto it = m_pools.find(key);
-    if (it == m_pools.end()) it = m_pools.emplace(key, std::make_unique<EndpointPool>(urls)).first;
-    return *it->second;
-  }
-
   /// POSTs with retries. Returns the answer body, or throws with the last failure.
   std::string post_with_retries(EndpointPool& pool, const json& req, std::string* used) {
-    std::string body = req.dump();
-    double backoff = m_opts.backoff_s;
-    std::string last;
-    for (int attempt = 0; attempt <= m_opts.retries; ++attempt) {
-      std::optional<std::string> url = pool.acquire();
-      if (!url) throw Error("no endpoint left: " + (last.empty() ? std::string("none configured") : last));
-      auto t0 = Clock::now();
-      HttpFailure f;
-      std::string answer;
-      {
-        auto c = client_for(*url, m_opts.connect_timeout_s, m_opts.timeout_s);
-        auto res = c->Post("/sdapi/v1/txt2img", body, "application/json");
-        if (!res) {
-          f.connection = true;
-          f.message = host_of(*url) + ": " + httplib::to_string(res.error());
-        } else if (res->status != 200) {
-          f.status = res->status;
-          f.message = host_of(*url) + ": HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 200);
-        } else {
-          answer = std::move(res->body);
-        }
-      }
-      double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-      if (f.message.empty()) {
-        pool.release(*url, false, req.value("batch_size", 1), dt);
-        *used = *url;
-        return answer;
-      }
-      // Connection failures count towards dropping the endpoint; 4xx is final.
-      pool.release(*url, f.connection, 0, dt);
-      last = f.message;
-      if (!f.connection && f.status < 500) throw Error(last);
-      if (attempt < m_opts.retries) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-        backoff *= 2;
-      }
-    }
-    throw Error("gave up after " + std::to_string(m_opts.retries + 1) + " attempts: " + last);
+    const std::string body = req.dump();
+    std::string answer;
+    *used = with_retries(pool, m_opts, req.value("batch_size", 1), [&](const std::string& url) {
+      auto c = client_for(url, m_opts.connect_timeout_s, m_opts.timeout_s);
+      auto res = c->Post("/sdapi/v1/txt2img", body, "application/json");
+      HttpFailure f = http_failure(url, res, "");
+      if (f.message.empty()) answer = std::move(res->body);
+      return f;
+    });
+    return answer;
   }
 
   void request(const std::vector<Job>& jobs, const std::vector<size_t>& idx, std::vector<Outcome>& out) {
@@ -265,7 +115,7 @@ class A1111Executor : public Executor {
     };
     std::string url, body;
     try {
-      body = post_with_retries(pool_for(first), req, &url);
+      body = post_with_retries(m_pools.pool_for(first), req, &url);
     } catch (const std::exception& e) {
       fail_all(e.what());
       return;
@@ -347,8 +197,7 @@ class A1111Executor : public Executor {
   }
 
   BackendOptions m_opts;
-  mutable std::mutex m_mu;
-  std::map<std::string, std::unique_ptr<EndpointPool>> m_pools;
+  EndpointPools m_pools;
 };
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include "exec/executor.h"
 
 #include "exec/a1111.h"
+#include "exec/comfyui.h"
+#include "exec/import.h"
 #include "exec/scoring.h"
 #include "exec/statistics.h"
 #include "models/style.h"
@@ -272,6 +274,8 @@ std::unique_ptr<ExecutorSet> ExecutorSet::builtin(const BackendOptions& backends
   std::map<std::string, std::shared_ptr<Executor>> generators;
   generators["synthetic"] = std::make_shared<SyntheticExecutor>();
   generators["a1111"] = make_a1111_executor(backends);
+  generators["comfyui"] = make_comfyui_executor(backends);
+  generators["import"] = make_import_executor();
   set->set(plan::StepKind::generate, std::make_unique<RoutingExecutor>("backend", std::move(generators)));
   set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
   auto clip = make_clip_models();

@@ -1,0 +1,386 @@
+#include "exec/comfyui.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "exec/http_backend.h"
+#include "exec/infotext.h"
+#include "util/error.h"
+#include "util/png_text.h"
+#include "util/strings.h"
+
+namespace ghx::exec {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct SamplerPair {
+  const char* a1111;
+  const char* sampler;
+  const char* scheduler;
+};
+
+const SamplerPair k_samplers[] = {
+    {"Euler a", "euler_ancestral", "normal"},
+    {"Euler", "euler", "normal"},
+    {"Heun", "heun", "normal"},
+    {"LMS", "lms", "normal"},
+    {"LMS Karras", "lms", "karras"},
+    {"DPM2", "dpm_2", "normal"},
+    {"DPM2 Karras", "dpm_2", "karras"},
+    {"DPM2 a", "dpm_2_ancestral", "normal"},
+    {"DPM2 a Karras", "dpm_2_ancestral", "karras"},
+    {"DPM++ 2S a", "dpmpp_2s_ancestral", "normal"},
+    {"DPM++ 2S a Karras", "dpmpp_2s_ancestral", "karras"},
+    {"DPM++ 2M", "dpmpp_2m", "normal"},
+    {"DPM++ 2M Karras", "dpmpp_2m", "karras"},
+    {"DPM++ SDE", "dpmpp_sde", "normal"},
+    {"DPM++ SDE Karras", "dpmpp_sde", "karras"},
+    {"DPM++ 2M SDE", "dpmpp_2m_sde", "normal"},
+    {"DPM++ 2M SDE Karras", "dpmpp_2m_sde", "karras"},
+    {"DPM++ 2M SDE Exponential", "dpmpp_2m_sde", "exponential"},
+    {"DPM++ 3M SDE", "dpmpp_3m_sde", "normal"},
+    {"DPM++ 3M SDE Karras", "dpmpp_3m_sde", "karras"},
+    {"DPM fast", "dpm_fast", "normal"},
+    {"DPM adaptive", "dpm_adaptive", "normal"},
+    {"DDIM", "ddim", "ddim_uniform"},
+    {"UniPC", "uni_pc", "normal"},
+    {"LCM", "lcm", "normal"},
+};
+
+const std::set<std::string> k_numeric = {"seed", "steps", "cfg", "width", "height", "batch_size"};
+
+/// The value of each placeholder for one step (strings; numeric ones parsed when whole).
+std::map<std::string, std::string> placeholder_values(const plan::Step& s) {
+  auto [sampler, scheduler] = comfyui_sampler(s.param("sampler"));
+  return {{"checkpoint", s.param("checkpoint.server_name")},
+          {"prompt", s.param("prompt")},
+          {"negative", s.param("negative_prompt")},
+          {"seed", s.param("seed")},
+          {"steps", s.param("steps")},
+          {"cfg", s.param("cfg_scale")},
+          {"sampler", sampler},
+          {"scheduler", scheduler},
+          {"width", s.param("width")},
+          {"height", s.param("height")},
+          {"batch_size", "1"}};  // one image per request: see comfyui.h
+}
+
+json number_of(const std::string& v) {
+  if (v.find_first_of(".eE") != std::string::npos) return std::stod(v);
+  return std::stoll(v);
+}
+
+/// Replaces placeholders in one string, in one pass (a prompt containing "{{seed}}" stays text).
+std::string fill_text(const std::string& in, const std::map<std::string, std::string>& values,
+                      std::set<std::string>& used) {
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t open = in.find("{{", i);
+    if (open == std::string::npos) break;
+    size_t close = in.find("}}", open + 2);
+    if (close == std::string::npos) break;
+    std::string name = in.substr(open + 2, close - open - 2);
+    auto it = values.find(name);
+    if (it == values.end()) throw Error("workflow template: unknown placeholder {{" + name + "}}");
+    used.insert(name);
+    out += in.substr(i, open - i) + it->second;
+    i = close + 2;
+  }
+  return out + in.substr(std::min(i, in.size()));
+}
+
+void fill_node(json& v, const std::map<std::string, std::string>& values, std::set<std::string>& used) {
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.size() > 4 && s.compare(0, 2, "{{") == 0 && s.compare(s.size() - 2, 2, "}}") == 0) {
+      std::string name = s.substr(2, s.size() - 4);
+      if (k_numeric.count(name) && name.find("{{") == std::string::npos) {
+        used.insert(name);
+        v = number_of(values.at(name));
+        return;
+      }
+    }
+    v = fill_text(s, values, used);
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& e : v) fill_node(e, values, used);
+  }
+}
+
+/// "ckpt_name: 'x' not in [...]" lines of a 400's node_errors (or its error message).
+std::string validation_message(const std::string& body) {
+  try {
+    json j = json::parse(body);
+    std::string msg;
+    if (j.contains("node_errors") && j["node_errors"].is_object()) {
+      for (const auto& [node, e] : j["node_errors"].items()) {
+        for (const auto& err : e.value("errors", json::array())) {
+          if (!msg.empty()) msg += "; ";
+          msg += "node " + node + " (" + e.value("class_type", "?") + "): " + err.value("message", "") +
+                 (err.value("details", "").empty() ? "" : ": " + err.value("details", ""));
+        }
+      }
+    }
+    if (msg.empty() && j.contains("error") && j["error"].is_object())
+      msg = j["error"].value("message", "") + (j["error"].value("details", "").empty() ? "" : ": " + j["error"].value("details", ""));
+    return msg.empty() ? body.substr(0, 300) : msg;
+  } catch (const std::exception&) {
+    return body.substr(0, 300);
+  }
+}
+
+std::string client_id() {
+  static std::atomic<uint64_t> counter{0};
+  auto now = std::chrono::system_clock::now().time_since_epoch().count();
+  return "ghx-" + std::to_string(getpid()) + "-" + std::to_string(now) + "-" + std::to_string(++counter);
+}
+
+class ComfyUIExecutor : public Executor {
+ public:
+  explicit ComfyUIExecutor(BackendOptions o) : m_opts(std::move(o)), m_pools(m_opts.endpoints) {}
+
+  size_t max_batch() const override { return 1; }
+  std::string batch_key(const plan::Step& s) const override { return generation_request_key(s); }
+  size_t batch_limit(const plan::Step&) const override { return 1; }  // one image per request
+  std::string device() const override { return "comfyui"; }
+  std::string status() const override { return m_pools.status(); }
+
+  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
+    out.assign(jobs.size(), Outcome{});
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      try {
+        generate(*jobs[i].step, out[i]);
+      } catch (const std::exception& e) {
+        out[i] = Outcome{};
+        out[i].error = e.what();
+      }
+    }
+  }
+
+ private:
+  const json& workflow(const plan::Step& s) {
+    const std::string* path = s.find_context("workflow.path");
+    if (!path || path->empty()) throw Error("comfyui: the step has no workflow template");
+    std::lock_guard<std::mutex> lock(m_mu);
+    auto it = m_workflows.find(*path);
+    if (it != m_workflows.end()) return it->second;
+    std::ifstream f(*path, std::ios::binary);
+    if (!f) throw Error("comfyui: cannot read workflow " + *path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    json w;
+    try {
+      w = json::parse(ss.str());
+    } catch (const std::exception& e) {
+      throw Error("comfyui: workflow " + *path + " is not JSON: " + e.what());
+    }
+    if (!w.is_object() || w.contains("nodes"))
+      throw Error("comfyui: workflow " + *path + " is not in API format (use ComfyUI's \"Save (API)\")");
+    return m_workflows.emplace(*path, std::move(w)).first->second;
+  }
+
+  /// The checkpoints an endpoint lists (GET /object_info/CheckpointLoaderSimple), cached.
+  HttpFailure checkpoints(const std::string& url, std::set<std::string>& names) {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      auto it = m_checkpoints.find(url);
+      if (it != m_checkpoints.end()) {
+        names = it->second;
+        return {};
+      }
+    }
+    auto c = client_for(url, m_opts.connect_timeout_s, m_opts.connect_timeout_s);
+    auto res = c->Get("/object_info/CheckpointLoaderSimple");
+    HttpFailure f = http_failure(url, res, "GET /object_info/CheckpointLoaderSimple");
+    if (!f.message.empty()) return f;
+    try {
+      json j = json::parse(res->body);
+      for (const auto& n : j.at("CheckpointLoaderSimple").at("input").at("required").at("ckpt_name").at(0))
+        names.insert(n.get<std::string>());
+    } catch (const std::exception& e) {
+      throw Error(host_of(url) + ": malformed /object_info/CheckpointLoaderSimple answer: " + e.what());
+    }
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_checkpoints[url] = names;
+    return {};
+  }
+
+  void generate(const plan::Step& s, Outcome& out) {
+    if (s.find_param("hires.scale"))
+      throw Error("comfyui: hires fix is not supported by this backend (build it into the workflow)");
+    const std::string server_name = s.param("checkpoint.server_name");
+    json graph = fill_comfyui_workflow(workflow(s), s);
+    const std::string cid = client_id();
+    const json req = {{"prompt", graph}, {"client_id", cid}};
+    const std::string body = req.dump();
+    const int64_t seed = std::stoll(s.param("seed"));
+
+    std::string prompt_id, png, filename, subfolder, type;
+    auto t0 = Clock::now();
+    std::string url = with_retries(m_pools.pool_for(s), m_opts, 1, [&](const std::string& u) -> HttpFailure {
+      // 1. the checkpoint must be one the server lists (ComfyUI reports no model hash)
+      std::set<std::string> names;
+      if (HttpFailure f = checkpoints(u, names); !f.message.empty()) return f;
+      if (!names.count(server_name)) {
+        std::vector<std::string> known(names.begin(), names.end());
+        throw Error(host_of(u) + ": checkpoint '" + server_name + "' is not on the server (CheckpointLoaderSimple lists: " +
+                    util::join(known, ", ") + ")");
+      }
+      // 2. submit
+      auto c = client_for(u, m_opts.connect_timeout_s, m_opts.timeout_s);
+      auto res = c->Post("/prompt", body, "application/json");
+      if (res && res->status == 400)
+        throw Error(host_of(u) + ": ComfyUI rejected the workflow: " + validation_message(res->body));
+      if (HttpFailure f = http_failure(u, res, "POST /prompt"); !f.message.empty()) return f;
+      try {
+        prompt_id = json::parse(res->body).at("prompt_id").get<std::string>();
+      } catch (const std::exception& e) {
+        throw Error(host_of(u) + ": malformed /prompt answer: " + e.what());
+      }
+      // 3. poll the history until the outputs appear
+      json entry;
+      double interval = 0.05;
+      auto deadline = Clock::now() + std::chrono::duration<double>(m_opts.timeout_s);
+      for (;;) {
+        auto h = c->Get(("/history/" + prompt_id).c_str());
+        if (HttpFailure f = http_failure(u, h, "GET /history"); !f.message.empty()) return f;
+        json j;
+        try {
+          j = json::parse(h->body);
+        } catch (const std::exception& e) {
+          throw Error(host_of(u) + ": malformed /history answer: " + e.what());
+        }
+        if (j.contains(prompt_id)) {
+          entry = j[prompt_id];
+          const json st = entry.value("status", json::object());
+          if (st.value("status_str", "") == "error") {
+            std::string why = "execution error";
+            for (const auto& m : st.value("messages", json::array()))
+              if (m.is_array() && m.size() == 2 && m[0] == "execution_error")
+                why = m[1].value("exception_message", why);
+            throw Error(host_of(u) + ": prompt " + prompt_id + " failed: " + why);
+          }
+          if (entry.contains("outputs") && !entry["outputs"].empty()) break;
+          if (st.value("completed", false)) throw Error(host_of(u) + ": prompt " + prompt_id + " finished without outputs");
+        }
+        if (Clock::now() + std::chrono::duration<double>(interval) > deadline)
+          throw Error(host_of(u) + ": no result for prompt " + prompt_id + " after " +
+                      util::shortest_double(m_opts.timeout_s) + " s");
+        std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+        interval = std::min(1.0, interval * 2);
+      }
+      // 4. the one image (saved outputs preferred over previews)
+      std::vector<json> saved, temp;
+      for (const auto& [node, o] : entry["outputs"].items())
+        for (const auto& im : o.value("images", json::array()))
+          (im.value("type", "output") == "output" ? saved : temp).push_back(im);
+      const std::vector<json>& imgs = saved.empty() ? temp : saved;
+      if (imgs.size() != 1)
+        throw Error(host_of(u) + ": prompt " + prompt_id + " made " + std::to_string(imgs.size()) +
+                    " images, expected 1 (the workflow's batch_size must be \"{{batch_size}}\")");
+      filename = imgs[0].value("filename", "");
+      subfolder = imgs[0].value("subfolder", "");
+      type = imgs[0].value("type", "output");
+      auto v = c->Get("/view", httplib::Params{{"filename", filename}, {"subfolder", subfolder}, {"type", type}},
+                      httplib::Headers{});
+      if (HttpFailure f = http_failure(u, v, "GET /view " + filename); !f.message.empty()) return f;
+      png = std::move(v->body);
+      return {};
+    });
+    if (!util::is_png(png)) throw Error(host_of(url) + ": " + filename + " is not a PNG");
+    Infotext t;
+    t.prompt = s.param("prompt");
+    t.negative_prompt = s.param("negative_prompt");
+    t.set("Steps", s.param("steps"));
+    t.set("Sampler", s.param("sampler"));
+    t.set("CFG scale", s.param("cfg_scale"));
+    t.set("Seed", std::to_string(seed));
+    t.set("Size", s.param("width") + "x" + s.param("height"));
+    t.set("Model", server_name);
+    const std::string infotext = t.format();
+    png = util::png_set_text(png, "parameters", infotext, "image from " + host_of(url));
+    auto [sampler_name, scheduler] = comfyui_sampler(s.param("sampler"));
+    json meta = {{"backend", "comfyui"},
+                 {"endpoint", url},
+                 {"request", req},
+                 {"one_image_per_request", "batch_size 1: ComfyUI draws a batch's noise from one seed"},
+                 {"answer",
+                  {{"prompt_id", prompt_id},
+                   {"filename", filename},
+                   {"subfolder", subfolder},
+                   {"type", type},
+                   {"seed", seed},
+                   {"infotext", infotext}}},
+                 {"sampler", {{"a1111", s.param("sampler")}, {"sampler_name", sampler_name}, {"scheduler", scheduler}}},
+                 {"workflow", {{"path", s.param("workflow.path")}, {"sha256", s.param("workflow.sha256")}}},
+                 {"checkpoint",
+                  {{"identity", s.param("checkpoint")},
+                   {"server_name", server_name},
+                   {"verified", "by name only: listed by /object_info/CheckpointLoaderSimple (ComfyUI reports no model hash)"}}}};
+    out.bytes = std::move(png);
+    out.ok = true;
+    out.meta = meta.dump();
+    out.device = url;
+    out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+
+  BackendOptions m_opts;
+  EndpointPools m_pools;
+  std::mutex m_mu;
+  std::map<std::string, json> m_workflows;                   ///< path -> template
+  std::map<std::string, std::set<std::string>> m_checkpoints;  ///< endpoint -> ckpt names
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_comfyui_executor(const BackendOptions& options) {
+  return std::make_unique<ComfyUIExecutor>(options);
+}
+
+std::pair<std::string, std::string> comfyui_sampler(const std::string& a1111_name) {
+  std::vector<std::string> known;
+  for (const auto& p : k_samplers) {
+    if (a1111_name == p.a1111) return {p.sampler, p.scheduler};
+    known.push_back(p.a1111);
+  }
+  throw Error("comfyui: no ComfyUI sampler/scheduler known for sampler '" + a1111_name + "' (known: " +
+              util::join(known, ", ") + ")");
+}
+
+json fill_comfyui_workflow(const json& workflow, const plan::Step& step) {
+  json g = workflow;
+  std::set<std::string> used;
+  fill_node(g, placeholder_values(step), used);
+  for (const char* need : {"checkpoint", "prompt", "seed"})
+    if (!used.count(need)) throw Error(std::string("workflow template: no {{") + need + "}} placeholder");
+  return g;
+}
+
+std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, double timeout_s,
+                                       std::vector<std::string>* errors) {
+  std::vector<std::string> alive;
+  for (const auto& u : urls) {
+    auto c = client_for(u, timeout_s, timeout_s);
+    auto res = c->Get("/system_stats");
+    HttpFailure f = http_failure(u, res, "GET /system_stats");
+    if (f.message.empty()) alive.push_back(u);
+    else if (errors) errors->push_back(f.message);
+  }
+  return alive;
+}
+
+}  // namespace ghx::exec

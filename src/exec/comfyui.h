@@ -1,0 +1,60 @@
+#pragma once
+// The ComfyUI backend: one API-format workflow template, filled per image and run over HTTP.
+// Owns: turning ONE generate step into one POST /prompt: the workflow file (what ComfyUI's
+// "Save (API)" writes) with its string placeholders replaced -- "{{checkpoint}}" (the
+// checkpoint's server name), "{{prompt}}", "{{negative}}", "{{seed}}", "{{steps}}", "{{cfg}}",
+// "{{sampler}}", "{{scheduler}}", "{{width}}", "{{height}}", "{{batch_size}}" (a string that is
+// exactly a numeric placeholder becomes a number); polling GET /history/{id} until the outputs
+// appear (0.05 s, growing to 1 s, bounded by BackendOptions::timeout_s); fetching the image with
+// GET /view, checking it is a PNG and writing A1111-style infotext into its `parameters` chunk
+// (ComfyUI's own `prompt` chunk is kept).
+// One image per request: ComfyUI draws a batch's noise from one seed (comfy/sample.py
+// prepare_noise), so image i of a batch from seed s is NOT the image of seed s + i alone; to
+// keep "image i gets seed + i" exact every request has batch_size 1 (batch_limit 1).
+// Checkpoint: ComfyUI reports no model hash. The checkpoint's server name must be listed by
+// GET /object_info/CheckpointLoaderSimple (cached per endpoint) before anything is submitted;
+// the provenance meta records that the model identity was checked by name only.
+// LoRA: <lora:name:w> tags in the prompt are NOT applied by ComfyUI (CLIPTextEncode reads them
+// as text); LoRAs must be LoraLoader nodes in the workflow (a LoRA-suite feature, later issue).
+// Not supported (the step fails rather than silently differ): hires fix parameters.
+// Fails: per step (an Outcome with the error), never by throwing out of run(); a validation
+// error (400 with node_errors) fails the step with ComfyUI's message and is not retried;
+// connection errors and 5xx are retried with backoff, dead endpoints dropped (http_backend.h).
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "exec/executor.h"
+
+namespace ghx::exec {
+
+std::unique_ptr<Executor> make_comfyui_executor(const BackendOptions& options);
+
+/// A1111 sampler name -> ComfyUI (sampler_name, scheduler). Table:
+///   Euler a -> euler_ancestral/normal     Euler -> euler/normal        Heun -> heun/normal
+///   LMS -> lms/normal                     LMS Karras -> lms/karras     DPM2 -> dpm_2/normal
+///   DPM2 Karras -> dpm_2/karras           DPM2 a -> dpm_2_ancestral/normal
+///   DPM2 a Karras -> dpm_2_ancestral/karras
+///   DPM++ 2S a -> dpmpp_2s_ancestral/normal   DPM++ 2S a Karras -> dpmpp_2s_ancestral/karras
+///   DPM++ 2M -> dpmpp_2m/normal           DPM++ 2M Karras -> dpmpp_2m/karras
+///   DPM++ SDE -> dpmpp_sde/normal         DPM++ SDE Karras -> dpmpp_sde/karras
+///   DPM++ 2M SDE -> dpmpp_2m_sde/normal   DPM++ 2M SDE Karras -> dpmpp_2m_sde/karras
+///   DPM++ 2M SDE Exponential -> dpmpp_2m_sde/exponential
+///   DPM++ 3M SDE -> dpmpp_3m_sde/normal   DPM++ 3M SDE Karras -> dpmpp_3m_sde/karras
+///   DPM fast -> dpm_fast/normal           DPM adaptive -> dpm_adaptive/normal
+///   DDIM -> ddim/ddim_uniform             UniPC -> uni_pc/normal       LCM -> lcm/normal
+/// Throws ghx::Error for any other name (listing the known ones).
+std::pair<std::string, std::string> comfyui_sampler(const std::string& a1111_name);
+
+/// The template with every placeholder replaced (see above). Throws ghx::Error for an unknown
+/// "{{name}}" or a template without {{checkpoint}}, {{prompt}} or {{seed}}.
+nlohmann::json fill_comfyui_workflow(const nlohmann::json& workflow, const plan::Step& step);
+
+/// The endpoints that answer GET /system_stats; one line per one that does not in `errors`.
+std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, double timeout_s,
+                                       std::vector<std::string>* errors);
+
+}  // namespace ghx::exec

@@ -1,0 +1,315 @@
+// The comfyui backend end to end against the fake server (tests/support/fake_webui.h): one
+// request per image with exactly the planned seeds, the workflow template filled, sampler
+// mapping, history polling, retries, checkpoint check by name, infotext.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "cache/cache.h"
+#include "dsl/loader.h"
+#include "exec/comfyui.h"
+#include "exec/infotext.h"
+#include "exec/runner.h"
+#include "plan/plan.h"
+#include "support.h"
+#include "support/fake_webui.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/png.h"
+#include "util/png_text.h"
+
+using namespace ghx;
+using nlohmann::json;
+
+namespace {
+
+struct Review {
+  test::TempDir dir;
+  std::string exp;
+};
+
+const std::string k_sha_a = util::sha256_hex("checkpoint A bytes");
+const std::string k_sha_b = util::sha256_hex("checkpoint B bytes");
+
+/// Two checkpoint files, 1 prompt x 4 images (batch_size 2 x n_iter 2, which comfyui ignores:
+/// one image per request), the example workflow template of the repository.
+void write_review(Review& r, const std::vector<std::string>& endpoints, const std::string& sampler = "") {
+  test::write_small_review(r.dir.path());
+  test::write_text(r.dir / "a.safetensors", "checkpoint A bytes");
+  test::write_text(r.dir / "b.safetensors", "checkpoint B bytes");
+  test::write_text(r.dir / "workflow.json",
+                   test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
+  std::string eps;
+  for (const auto& e : endpoints) eps += (eps.empty() ? "\"" : ", \"") + e + "\"";
+  std::string exp = test::read_text(r.dir / "experiment.toml");
+  exp.replace(exp.find("backend = \"synthetic\""), 21,
+              "backend = \"comfyui\"\nworkflow = \"workflow.json\"\nendpoints = [" + eps + "]" +
+                  (sampler.empty() ? "" : "\nsampler = \"" + sampler + "\""));
+  exp.replace(exp.find("n_iter = 1"), 10, "n_iter = 2");
+  exp.replace(exp.find("backend_name = \"alpha.safetensors\""), 34, "file = \"a.safetensors\"");
+  exp.replace(exp.find("backend_name = \"beta.safetensors\""), 33, "file = \"b.safetensors\"");
+  test::write_text(r.dir / "experiment.toml", exp);
+  test::write_text(r.dir / "suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
+                                         "targets = \"targets/anime/\"\n");
+  r.exp = r.dir / "experiment.toml";
+}
+
+struct Ran {
+  exec::RunSummary sum;
+  plan::Plan plan;
+};
+
+Ran run(Review& r, exec::BackendOptions opts = {}) {
+  dsl::Diagnostics d;
+  auto review = dsl::load_review(r.exp, d);
+  INFO(d.format_all());
+  REQUIRE(review);
+  auto cache = cache::Cache::open(r.dir / "cache");
+  plan::FileHasher h(cache.get());
+  auto p = plan::build_plan(*review, h, d);
+  REQUIRE(p);
+  opts.backoff_s = 0.01;
+  opts.timeout_s = opts.timeout_s == 600 ? 10 : opts.timeout_s;
+  auto execs = exec::ExecutorSet::builtin(opts);
+  exec::RunOptions ro;
+  ro.keep_going = exec::KeepGoing::yes;
+  ro.jobs = 2;
+  Ran out{exec::run_plan(*p, *cache, *execs, ro), std::move(*p)};
+  return out;
+}
+
+/// Every stored generate result: (checkpoint identity, seed) -> PNG bytes.
+std::map<std::pair<std::string, std::string>, std::string> images(Review& r, const plan::Plan& p) {
+  auto cache = cache::Cache::open(r.dir / "cache");
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (const auto& s : p.steps)
+    if (s.kind == plan::StepKind::generate)
+      if (auto b = cache->get(s.key)) out[{s.param("checkpoint"), s.param("seed")}] = *b;
+  return out;
+}
+
+/// The node of a submitted graph with this class_type (the first one).
+const json& node(const json& graph, const std::string& cls) {
+  for (const auto& [id, n] : graph.items())
+    if (n["class_type"] == cls) return n;
+  FAIL("no node " << cls);
+  static json none;
+  return none;
+}
+
+}  // namespace
+
+TEST_CASE("comfyui: sampler names map to sampler_name and scheduler", "[comfyui]") {
+  CHECK(exec::comfyui_sampler("Euler a") == std::make_pair(std::string("euler_ancestral"), std::string("normal")));
+  CHECK(exec::comfyui_sampler("DPM++ 2M Karras") == std::make_pair(std::string("dpmpp_2m"), std::string("karras")));
+  CHECK(exec::comfyui_sampler("DPM++ SDE Karras") == std::make_pair(std::string("dpmpp_sde"), std::string("karras")));
+  CHECK(exec::comfyui_sampler("DPM++ 2M SDE Karras") == std::make_pair(std::string("dpmpp_2m_sde"), std::string("karras")));
+  CHECK(exec::comfyui_sampler("DDIM") == std::make_pair(std::string("ddim"), std::string("ddim_uniform")));
+  CHECK(exec::comfyui_sampler("Euler") == std::make_pair(std::string("euler"), std::string("normal")));
+  CHECK(exec::comfyui_sampler("UniPC") == std::make_pair(std::string("uni_pc"), std::string("normal")));
+  CHECK_THROWS_WITH(exec::comfyui_sampler("Made Up"), Catch::Contains("no ComfyUI sampler/scheduler known for sampler 'Made Up'"));
+}
+
+TEST_CASE("comfyui: exactly the planned images, one request each, template filled, infotext", "[comfyui]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}});
+  srv.faults().set_history_delay_polls(2);  // "still running" twice per prompt: we poll
+  write_review(r, {srv.url()}, "Euler a");
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 0);
+  // 2 checkpoints x 1 prompt x 4 images, one request per image
+  auto prompts = srv.prompts();
+  REQUIRE(prompts.size() == 8);
+  std::multiset<std::pair<std::string, int64_t>> asked;
+  std::set<std::string> client_ids;
+  for (const auto& q : prompts) {
+    const json& g = q["prompt"];
+    client_ids.insert(q["client_id"].get<std::string>());
+    const json& ks = node(g, "KSampler")["inputs"];
+    CHECK(ks["seed"].is_number_integer());  // "{{seed}}" became a number
+    CHECK(ks["steps"] == 30);
+    CHECK(ks["cfg"].is_number());
+    CHECK(ks["sampler_name"] == "euler_ancestral");
+    CHECK(ks["scheduler"] == "normal");
+    const json& lat = node(g, "EmptyLatentImage")["inputs"];
+    CHECK(lat["batch_size"] == 1);
+    CHECK(lat["width"] == 32);
+    CHECK(lat["height"] == 32);
+    CHECK(g["6"]["inputs"]["text"] == "anime girl");
+    CHECK(g["7"]["inputs"]["text"].is_string());
+    CHECK(g.dump().find("{{") == std::string::npos);
+    asked.insert({node(g, "CheckpointLoaderSimple")["inputs"]["ckpt_name"].get<std::string>(), ks["seed"].get<int64_t>()});
+  }
+  CHECK(client_ids.size() == 8);
+  CHECK(asked == std::multiset<std::pair<std::string, int64_t>>{{"a.safetensors", 7}, {"a.safetensors", 8},
+                                                                {"a.safetensors", 9}, {"a.safetensors", 10},
+                                                                {"b.safetensors", 7}, {"b.safetensors", 8},
+                                                                {"b.safetensors", 9}, {"b.safetensors", 10}});
+  CHECK(srv.requests("/history") >= 8 * 3);  // polled past the delay
+  CHECK(srv.requests("/view") == 8);
+  CHECK(srv.requests("/object_info") == 1);  // the checkpoint list is cached per endpoint
+  auto imgs = images(r, ran.plan);
+  REQUIRE(imgs.size() == 8);
+  for (const auto& [k, png] : imgs) {
+    const std::string sha = k.first.substr(7);
+    int64_t seed = std::stoll(k.second);
+    cv::Mat got = util::decode_image(png, "stored");
+    cv::Mat want = test::fake_render(sha.substr(0, 10), "anime girl", seed, 32, 32);
+    CHECK(cv::norm(got, want, cv::NORM_INF) == 0);  // the very pixels the server made for that seed
+    auto chunks = util::png_text_chunks(png, "stored");
+    CHECK(chunks.count("prompt") == 1);  // ComfyUI's own chunk is kept
+    auto text = exec::Infotext::parse(chunks.at("parameters"));
+    REQUIRE(text);
+    CHECK(text->seed() == seed);
+    CHECK(text->prompt == "anime girl");
+    REQUIRE(text->get("Sampler"));
+    CHECK(*text->get("Sampler") == "Euler a");
+    REQUIRE(text->get("Steps"));
+    CHECK(*text->get("Steps") == "30");
+    REQUIRE(text->get("Size"));
+    CHECK(*text->get("Size") == "32x32");
+    REQUIRE(text->get("Model"));
+    CHECK((*text->get("Model") == "a.safetensors" || *text->get("Model") == "b.safetensors"));
+    CHECK(text->get("CFG scale"));
+  }
+  // provenance
+  auto cache = cache::Cache::open(r.dir / "cache");
+  for (const auto& s : ran.plan.steps) {
+    if (s.kind != plan::StepKind::generate) continue;
+    json meta = json::parse(cache->record(s.key)->meta);
+    CHECK(meta["backend"] == "comfyui");
+    CHECK(meta["endpoint"] == srv.url());
+    CHECK(meta["answer"]["seed"].get<int64_t>() == std::stoll(s.param("seed")));
+    CHECK(meta["checkpoint"]["verified"].get<std::string>().find("by name only") != std::string::npos);
+    CHECK(meta["sampler"]["sampler_name"] == "euler_ancestral");
+  }
+  // a second run asks the server nothing
+  int before = srv.requests("/prompt");
+  Ran again = run(r);
+  CHECK(again.sum.executed == 0);
+  CHECK(srv.requests("/prompt") == before);
+  CHECK(srv.prompts().size() == 8);
+}
+
+TEST_CASE("comfyui: 5xx and dropped connections are retried", "[comfyui]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}});
+  srv.faults().fail_next(2, 500);
+  srv.faults().drop_next(1);
+  write_review(r, {srv.url()});
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 0);
+  CHECK(images(r, ran.plan).size() == 8);
+  CHECK(srv.prompts().size() == 8 + 3);
+}
+
+TEST_CASE("comfyui: an unknown checkpoint fails exactly its steps, others are kept", "[comfyui]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}});
+  write_review(r, {srv.url()});
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 4);  // b's four images
+  for (const auto& f : ran.sum.failures)
+    CHECK(f.error.find("checkpoint 'b.safetensors' is not on the server") != std::string::npos);
+  auto imgs = images(r, ran.plan);
+  CHECK(imgs.size() == 4);
+  for (const auto& [k, png] : imgs) CHECK(k.first == "sha256:" + k_sha_a);
+  CHECK(srv.prompts().size() == 4);  // nothing submitted for b
+}
+
+TEST_CASE("comfyui: a validation error fails the step with ComfyUI's message, not retried", "[comfyui]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}});
+  write_review(r, {srv.url()});
+  // a template whose scheduler is not one ComfyUI knows
+  std::string w = test::read_text(r.dir / "workflow.json");
+  w.replace(w.find("\"{{scheduler}}\""), 15, "\"bogus\"");
+  test::write_text(r.dir / "workflow.json", w);
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 8);
+  for (const auto& f : ran.sum.failures) {
+    CHECK(f.error.find("rejected the workflow") != std::string::npos);
+    CHECK(f.error.find("scheduler") != std::string::npos);
+  }
+  CHECK(srv.prompts().size() == 8);  // once each
+}
+
+TEST_CASE("comfyui: unknown sampler and bad templates fail the steps with a clear message", "[comfyui]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}});
+  write_review(r, {srv.url()}, "Made Up");
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 8);
+  for (const auto& f : ran.sum.failures) CHECK(f.error.find("sampler 'Made Up'") != std::string::npos);
+  CHECK(srv.prompts().empty());
+
+  plan::Step s;
+  s.kind = plan::StepKind::generate;
+  s.params = {{"checkpoint", "x"}, {"prompt", "p {{seed}}"}, {"negative_prompt", "n"}, {"seed", "5"},
+              {"sampler", "DDIM"}, {"steps", "20"}, {"cfg_scale", "6.5"}, {"width", "64"}, {"height", "64"}};
+  s.context = {{"checkpoint.server_name", "m.safetensors"}};
+  json t = {{"1", {{"class_type", "X"},
+                   {"inputs", {{"c", "{{checkpoint}}"}, {"t", "{{prompt}}, extra"}, {"s", "{{seed}}"},
+                               {"cfg", "{{cfg}}"}, {"label", "seed={{seed}}"}, {"sch", "{{scheduler}}"}}}}}};
+  json g = exec::fill_comfyui_workflow(t, s);
+  CHECK(g["1"]["inputs"]["t"] == "p {{seed}}, extra");  // one pass: the prompt's text stays text
+  CHECK(g["1"]["inputs"]["s"] == 5);
+  CHECK(g["1"]["inputs"]["cfg"] == 6.5);
+  CHECK(g["1"]["inputs"]["label"] == "seed=5");
+  CHECK(g["1"]["inputs"]["sch"] == "ddim_uniform");
+  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{nope}}"}}}}}}, s),
+                    Catch::Contains("unknown placeholder {{nope}}"));
+  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{prompt}}"}}}}}}, s),
+                    Catch::Contains("no {{checkpoint}} placeholder"));
+}
+
+namespace {
+
+int run_ghx(const test::TempDir& t, const std::string& args, std::string* err) {
+  std::string cmd = "cd " + t.path() + " && " + GHX_BINARY + " " + args + " >out.txt 2>err.txt";
+  int st = std::system(cmd.c_str());
+  *err = test::read_text(t / "err.txt");
+  return WEXITSTATUS(st);
+}
+
+void to_comfyui(const test::TempDir& t, const std::string& endpoint) {
+  test::write_text(t / "workflow.json",
+                   test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
+  std::string exp = test::read_text(t / "experiment.toml");
+  exp.replace(exp.find("backend = \"synthetic\""), 21,
+              "backend = \"comfyui\"\nworkflow = \"workflow.json\"\nendpoints = [\"" + endpoint + "\"]");
+  test::write_text(t / "experiment.toml", exp);
+}
+
+}  // namespace
+
+TEST_CASE("comfyui through the binary: endpoints probed with /system_stats before any work", "[comfyui][cli]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  std::vector<test::FakeCheckpoint> cps = {{"alpha.safetensors", std::string(64, 'a')},
+                                           {"beta.safetensors", std::string(64, 'b')}};
+  std::string dead_url;
+  {
+    test::FakeComfyUI srv(cps);
+    dead_url = srv.url();
+  }
+  to_comfyui(t, dead_url);
+  std::string err;
+  CHECK(run_ghx(t, "run experiment.toml --connect-timeout 2", &err) == 2);
+  CHECK(err.find("no generation endpoint answers") != std::string::npos);
+
+  test::FakeComfyUI srv(cps);
+  test::TempDir t2;
+  test::write_small_review(t2.path());
+  to_comfyui(t2, srv.url());
+  int code = run_ghx(t2, "run experiment.toml", &err);
+  INFO(err);
+  CHECK(code == 0);
+  CHECK(srv.requests("/system_stats") == 1);
+  CHECK(srv.prompts().size() == 2 * 3 * 2);  // 2 checkpoints x 3 prompts x 2 images, one request each
+}
