@@ -1,7 +1,9 @@
 #pragma once
 // Test support: a fresh temporary folder per test (ccache's TestContext), and a small review
 // written into it (experiment, suite, target images, tiny VGG19 weights).
+#include <cstdio>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -48,6 +50,23 @@ inline void write_text(const std::string& path, const std::string& text) {
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Runs a shell command; its exit code and standard output.
+struct CommandResult {
+  int code = -1;
+  std::string out;
+};
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 inline std::string slurp(const std::string& path) { return read_text(path); }

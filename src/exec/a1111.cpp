@@ -155,7 +155,7 @@ class A1111Executor : public Executor {
           infotext = info["infotexts"][static_cast<size_t>(k)].get<std::string>();
         auto chunks = util::png_text_chunks(png, "image from " + host_of(url));
         if (!chunks.count("parameters")) {
-          if (infotext.empty()) infotext = make_infotext(first, want_seed, got_hash, info);
+          if (infotext.empty()) infotext = make_infotext(*jobs[i].step, got_hash, info);
           png = util::png_set_text(png, "parameters", infotext, "image from " + host_of(url));
         } else {
           infotext = chunks["parameters"];
@@ -182,15 +182,8 @@ class A1111Executor : public Executor {
     }
   }
 
-  static std::string make_infotext(const plan::Step& s, int64_t seed, const std::string& hash, const json& info) {
-    Infotext t;
-    t.prompt = s.param("prompt");
-    t.negative_prompt = s.param("negative_prompt");
-    t.set("Steps", s.param("steps"));
-    t.set("Sampler", s.param("sampler"));
-    t.set("CFG scale", s.param("cfg_scale"));
-    t.set("Seed", std::to_string(seed));
-    t.set("Size", s.param("width") + "x" + s.param("height"));
+  static std::string make_infotext(const plan::Step& s, const std::string& hash, const json& info) {
+    Infotext t = infotext_of_step(s);
     if (!hash.empty()) t.set("Model hash", hash);
     t.set("Model", info.value("sd_model_name", s.param("checkpoint.server_name")));
     return t.format();

@@ -302,14 +302,7 @@ class ComfyUIExecutor : public Executor {
       return {};
     });
     if (!util::is_png(png)) throw Error(host_of(url) + ": " + filename + " is not a PNG");
-    Infotext t;
-    t.prompt = s.param("prompt");
-    t.negative_prompt = s.param("negative_prompt");
-    t.set("Steps", s.param("steps"));
-    t.set("Sampler", s.param("sampler"));
-    t.set("CFG scale", s.param("cfg_scale"));
-    t.set("Seed", std::to_string(seed));
-    t.set("Size", s.param("width") + "x" + s.param("height"));
+    Infotext t = infotext_of_step(s);
     t.set("Model", server_name);
     const std::string infotext = t.format();
     png = util::png_set_text(png, "parameters", infotext, "image from " + host_of(url));

@@ -351,4 +351,16 @@ std::optional<Infotext> Infotext::parse(const std::string& text) {
   return it;
 }
 
+Infotext infotext_of_step(const plan::Step& s) {
+  Infotext t;
+  t.prompt = s.param("prompt");
+  t.negative_prompt = s.param("negative_prompt");
+  t.set("Steps", s.param("steps"));
+  t.set("Sampler", s.param("sampler"));
+  t.set("CFG scale", s.param("cfg_scale"));
+  t.set("Seed", s.param("seed"));
+  t.set("Size", s.param("width") + "x" + s.param("height"));
+  return t;
+}
+
 }  // namespace ghx::exec

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "plan/plan.h"
+
 namespace ghx::exec {
 
 struct Infotext {
@@ -38,5 +40,9 @@ struct Infotext {
   std::string format() const;
   static std::optional<Infotext> parse(const std::string& text);
 };
+
+/// The infotext of a generate step's settings: prompt, negative prompt, Steps, Sampler,
+/// CFG scale, Seed, Size. Callers add what only they know (Model, Model hash).
+Infotext infotext_of_step(const plan::Step& step);
 
 }  // namespace ghx::exec

@@ -74,14 +74,7 @@ std::string synthetic_png(const plan::Step& step) {
   if (w >= 96 && h >= 24)
     cv::putText(img, "SYNTHETIC", {2, h - 4}, cv::FONT_HERSHEY_PLAIN, 0.8, cv::Scalar(255, 255, 255), 1, cv::LINE_8);
   // Provenance like a real server's: A1111-style infotext in the `parameters` chunk.
-  Infotext t;
-  t.prompt = prompt;
-  t.negative_prompt = step.param("negative_prompt");
-  t.set("Steps", step.param("steps"));
-  t.set("Sampler", step.param("sampler"));
-  t.set("CFG scale", step.param("cfg_scale"));
-  t.set("Seed", step.param("seed"));
-  t.set("Size", step.param("width") + "x" + step.param("height"));
+  Infotext t = infotext_of_step(step);
   t.set("Model", ckpt);
   t.set("Version", "ghx synthetic test backend");
   return util::png_set_text(util::encode_png(img), "parameters", t.format(), "synthetic image");

@@ -22,15 +22,8 @@ struct Result {
 };
 
 Result run_ghx(const test::TempDir& t, const std::string& args) {
-  std::string cmd = "cd " + t.path() + " && " + GHX_BINARY + " " + args + " 2>err.txt";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WEXITSTATUS(st), out, test::read_text(t / "err.txt")};
+  test::CommandResult r = test::run_command("cd " + t.path() + " && " + GHX_BINARY + " " + args + " 2>err.txt");
+  return {r.code, r.out, test::read_text(t / "err.txt")};
 }
 
 void to_a1111(const test::TempDir& t, const std::string& endpoint) {

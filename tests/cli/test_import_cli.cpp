@@ -49,13 +49,9 @@ TEST_CASE("run with the import backend reports matched, unmatched and missing", 
   image(t / "imports/seed99.png", sha, 99);  // matches no step
 
   std::string cmd = "cd " + t.path() + " && " + GHX_BINARY + " run experiment.toml --keep-going --json 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int code = WEXITSTATUS(pclose(p));
+  test::CommandResult res = test::run_command(cmd);
+  int code = res.code;
+  const std::string& out = res.out;
   CHECK(code == 1);
   json j = json::parse(out);
   CHECK(j["failed"] == 1);

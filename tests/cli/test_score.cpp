@@ -18,22 +18,9 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::CommandResult;
 
-Result run(const std::string& args) {
-  std::string cmd = std::string(GHX_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WEXITSTATUS(st), out};
-}
+Result run(const std::string& args) { return test::run_command(std::string(GHX_BINARY) + " " + args + " 2>/dev/null"); }
 
 /// image.png, image.jpg, image.webp (the same picture), not_an_image.png, and tiny models.
 void fixture(test::TempDir& t) {
