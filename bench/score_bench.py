@@ -21,7 +21,8 @@ bench/score_bench.cpp, target ghx_bench_score). Debian's python3-torch: run with
         Max differences between the result files of both sides (DIR/results/*.f64), one JSON line
         per metric.
 
-Timing: only the work (after loading and one warm-up batch), time.perf_counter. CPU time and minor page faults of the timed part
+Timing: only the work (after loading and one warm-up batch), time.perf_counter; work that
+takes less than a second (clip_preprocess, head) is repeated until a second has passed. CPU time and minor page faults of the timed part
 (getrusage before/after), and how many cores other processes kept busy meanwhile (others_cores:
 /proc/stat's busy time less this process's, over the wall time: the VM is shared and noisy). Peak RSS: resource.getrusage(RUSAGE_SELF).ru_maxrss (whole process, loading included) and the high-water
 mark of the timed part alone (VmHWM after resetting it through /proc/self/clear_refs).
@@ -49,6 +50,8 @@ SOT, EOT = 49406, 49407
 VGG_BATCH = 4     # the same as ghx's Vgg19Style (src/models/vgg19.cpp k_batch)
 CLIP_BATCH = 8    # as a user would batch (ghx's pipeline hands its CLIP executor 8 images)
 HEAD_BATCH = 8
+MIN_TIMED_S = 1.0  # work shorter than this is repeated (both sides) so that runs are comparable
+BUSY_CORES = 0.3   # a run is "disturbed" when other processes used more than the free cores + this
 
 ARCHS = {
     # HF CLIPConfig of OpenAI's ViT-L/14 and ViT-B/32 (quick_gelu).
@@ -570,7 +573,12 @@ def run(args):
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         b0 = cpu_busy_s()
         t0 = time.perf_counter()
-        results = work()
+        repeats = 0
+        while True:  # short work is repeated up to MIN_TIMED_S, as on ghx's side
+            results = work()
+            repeats += 1
+            if time.perf_counter() - t0 >= MIN_TIMED_S:
+                break
         seconds = time.perf_counter() - t0
         b1 = cpu_busy_s()
         r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -583,8 +591,8 @@ def run(args):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({
         "side": "pytorch" + ("_cl" if args.channels_last else ""), "metric": m,
-        "threads": torch.get_num_threads(), "items": items, "seconds": round(seconds, 4),
-        "items_per_s": round(items / seconds, 4), "load_s": round(load_s, 2),
+        "threads": torch.get_num_threads(), "items": items * repeats, "repeats": repeats,
+        "seconds": round(seconds, 4), "items_per_s": round(items * repeats / seconds, 4), "load_s": round(load_s, 2),
         "peak_mb": round(peak / 1024, 1),
         "fwd_peak_mb": round(fwd_peak / 1024, 1) if fwd_peak else None,
         "user_s": round(r1.ru_utime - r0.ru_utime, 3), "sys_s": round(r1.ru_stime - r0.ru_stime, 3),
@@ -596,6 +604,13 @@ def run(args):
 
 
 # ---- report ------------------------------------------------------------------------------------
+
+def disturbed(r):
+    """Other processes kept busy more than the cores this run left free, plus BUSY_CORES.
+    Needs a run of a second or more (/proc/stat counts in 10 ms ticks)."""
+    free = max(0, (os.cpu_count() or 1) - r["threads"])
+    return r["seconds"] >= 1.0 and r.get("others_cores", 0) > free + BUSY_CORES
+
 
 def report(args):
     """bench/out/score_bench.md from score_bench.jsonl (medians over the reps)."""
@@ -627,7 +642,7 @@ def report(args):
     for r in runs:
         every.setdefault((r["metric"], r["threads"], r["side"]), []).append(r)
     # Runs disturbed by other processes are left out where the side has undisturbed ones.
-    by = {key: [r for r in rs if not r.get("disturbed")] or rs for key, rs in every.items()}
+    by = {key: [r for r in rs if not disturbed(r)] or rs for key, rs in every.items()}
 
     def med(rs, key):
         v = [r[key] for r in rs if r.get(key) is not None]
@@ -644,9 +659,11 @@ def report(args):
 
     out = ["# Scoring benchmark: ghx vs PyTorch", ""]
     out.append(f"- Machine: {args.machine}; load average {args.load}.")
-    out.append(f"- Command: `{args.command}` (ghx_bench_score built in `{args.build}`).")
+    out.append(f"- Command: `{args.command}` (ghx_bench_score built in `{args.build}`, "
+               f"source {args.commit}).")
     blas = sorted({r.get("blas", "?") for r in runs if r["metric"] in ("style", "clip_image", "clip_text")})
-    tv = sorted({r.get("torch", "") for r in runs if r.get("torch")})
+    tv = sorted({("ghx: " if r["side"] == "ghx" else "PyTorch ") + r["torch"]
+                 for r in runs if r.get("torch")})
     out.append(f"- Libraries: {', '.join(tv)}; BLAS mapped on both sides: {', '.join(blas)}.")
     out.append("- Both sides: `OMP_NUM_THREADS` = `OPENBLAS_NUM_THREADS` = the thread count, "
                "`OMP_WAIT_POLICY=PASSIVE` (ghx sets it itself before it loads libtorch; libgomp's "
@@ -658,9 +675,11 @@ def report(args):
                f"ghx and PyTorch alternating; only the work is timed (after loading and one warm-up "
                f"batch). PyTorch: eval(), torch.inference_mode(), batches of 8 for CLIP and the head, "
                f"4 for VGG (as ghx).")
-    out.append("- The VM is shared: a run during which other processes kept more than 0.3 cores busy "
-               "(others' cores, from /proc/stat) is marked disturbed and redone (score_bench.sh "
-               "--retries); medians leave disturbed runs out where a side has undisturbed ones.")
+    out.append("- The VM is shared: a run during which other processes kept busy more than the cores "
+               "it left free + 0.3 (others' cores, from /proc/stat) is marked disturbed and redone "
+               "(score_bench.sh --retries); medians leave disturbed runs out where a side has "
+               "undisturbed ones. Work under a second (clip_preprocess, head) is repeated in the "
+               "process until a second has passed, on both sides.")
     out.append("- items/s: images (style: images + targets through VGG; clip_*: images), prompts "
                "or embeddings per second. ratio = ghx / PyTorch (above 1: ghx is faster). peak MB: "
                "getrusage ru_maxrss of the whole process (loading included); timed peak MB: the "
@@ -690,8 +709,8 @@ def report(args):
     out.append("## Every side, in detail (medians; items/s min..max over the runs)")
     out.append("")
     out.append("| threads | metric | side | runs used / done | items/s | min..max | timed s | user s "
-               "| sys s | sys % | minor faults | others' cores | load s |")
-    out.append("|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+               "| sys s | sys % | CPU s / item | minor faults | others' cores | load s |")
+    out.append("|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (m, t, side), rs in sorted(by.items(), key=lambda kv: (-kv[0][1], order.index(kv[0][0]), kv[0][2])):
         ips = [r["items_per_s"] for r in rs]
         u, sy = med(rs, "user_s"), med(rs, "sys_s")
@@ -699,6 +718,7 @@ def report(args):
                    f"{f(med(rs, 'items_per_s'))} | {f(min(ips))}..{f(max(ips))} | "
                    f"{f(med(rs, 'seconds'))} | {f(u)} | {f(sy)} | "
                    f"{100 * sy / (u + sy) if u is not None and (u + sy) > 0 else 0:.0f} | "
+                   f"{f(statistics.median((r['user_s'] + r['sys_s']) / r['items'] for r in rs), 3)} | "
                    f"{med(rs, 'minor_faults'):.0f} | {f(med(rs, 'others_cores'))} | {f(med(rs, 'load_s'))} |")
     out.append("")
     if comp:
@@ -763,6 +783,7 @@ def main():
     o.add_argument("--command", default="?")
     o.add_argument("--build", default="?")
     o.add_argument("--load", default="?")
+    o.add_argument("--commit", default="?")
     args = ap.parse_args()
     {"prepare": prepare, "run": run, "compare": compare, "report": report}[args.cmd](args)
 

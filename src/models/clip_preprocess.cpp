@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "util/error.h"
@@ -126,6 +127,84 @@ int half_even_half(int v) {
   return q % 2 == 0 ? q : q + 1;  // v / 2.0 = q + 0.5
 }
 
+// Resize + centre crop + normalise in one pass, computing only the pixels the crop keeps
+// (Pillow-exact: integer accumulation, so any summation order gives the same bytes). 1.7x the
+// separate passes in bench/score_bench.sh.
+std::vector<float> fused_preprocess(const cv::Mat& bgr, int new_w, int new_h, int size, int left, int top,
+                                    const std::array<float, 3>& mean, const std::array<float, 3>& std) {
+  const int w = bgr.cols, h = bgr.rows;
+  const bool need_h = new_w != w, need_v = new_h != h;
+  const Coeffs cx = need_h ? make_coeffs(w, new_w) : Coeffs{};
+  const Coeffs cy = need_v ? make_coeffs(h, new_h) : Coeffs{};
+  // Input rows the vertical pass reads for output rows [top, top + size).
+  int y0 = top, y1 = top + size;
+  if (need_v) {
+    y0 = cy.first[static_cast<std::size_t>(top)];
+    y1 = 0;
+    for (int yy = top; yy < top + size; ++yy)
+      y1 = std::max(y1, cy.first[static_cast<std::size_t>(yy)] + cy.count[static_cast<std::size_t>(yy)]);
+  }
+  // Horizontal pass over rows [y0, y1), output columns [left, left + size) only: size x 3 bytes.
+  const int rows = y1 - y0, row_len = size * 3;
+  std::vector<std::uint8_t> tmp(static_cast<std::size_t>(rows) * row_len);
+  for (int y = 0; y < rows; ++y) {
+    const std::uint8_t* src = bgr.ptr<std::uint8_t>(y0 + y);
+    std::uint8_t* dst = &tmp[static_cast<std::size_t>(y) * row_len];
+    if (!need_h) {
+      std::memcpy(dst, src + left * 3, static_cast<std::size_t>(row_len));
+      continue;
+    }
+    for (int i = 0; i < size; ++i) {
+      const std::size_t xx = static_cast<std::size_t>(left + i);
+      const int xmin = cx.first[xx], n = cx.count[xx];
+      const std::int32_t* k = &cx.weights[xx * static_cast<std::size_t>(cx.ksize)];
+      const std::uint8_t* p = src + xmin * 3;
+      std::int32_t a0 = 1 << (k_precision_bits - 1), a1 = a0, a2 = a0;
+      for (int x = 0; x < n; ++x, p += 3) {
+        a0 += p[0] * k[x];
+        a1 += p[1] * k[x];
+        a2 += p[2] * k[x];
+      }
+      dst[i * 3] = clip8(a0);
+      dst[i * 3 + 1] = clip8(a1);
+      dst[i * 3 + 2] = clip8(a2);
+    }
+  }
+  // ToTensor + Normalize through a table: the same single-precision arithmetic per byte value.
+  float lut[3][256];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) / 255.0f - mean[c]) / std[c];
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  std::vector<float> out(3 * plane);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(row_len));
+  std::vector<std::uint8_t> line(static_cast<std::size_t>(row_len));
+  for (int yy = 0; yy < size; ++yy) {
+    const std::uint8_t* r;
+    if (need_v) {
+      const std::size_t oy = static_cast<std::size_t>(top + yy);
+      const int ymin = cy.first[oy], n = cy.count[oy];
+      const std::int32_t* k = &cy.weights[oy * static_cast<std::size_t>(cy.ksize)];
+      std::fill(acc.begin(), acc.end(), 1 << (k_precision_bits - 1));
+      for (int y = 0; y < n; ++y) {
+        const std::uint8_t* in = &tmp[static_cast<std::size_t>(ymin - y0 + y) * row_len];
+        const std::int32_t ky = k[y];
+        for (int i = 0; i < row_len; ++i) acc[static_cast<std::size_t>(i)] += in[i] * ky;
+      }
+      for (int i = 0; i < row_len; ++i) line[static_cast<std::size_t>(i)] = clip8(acc[static_cast<std::size_t>(i)]);
+      r = line.data();
+    } else {
+      r = &tmp[static_cast<std::size_t>(top + yy - y0) * row_len];
+    }
+    float* o0 = &out[static_cast<std::size_t>(yy) * size];
+    for (int x = 0; x < size; ++x) {
+      o0[x] = lut[0][r[x * 3 + 2]];               // R (BGR input)
+      o0[plane + x] = lut[1][r[x * 3 + 1]];       // G
+      o0[2 * plane + x] = lut[2][r[x * 3]];       // B
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 cv::Mat pil_bicubic_resize(const cv::Mat& img, int w, int h) {
@@ -157,10 +236,12 @@ std::vector<float> clip_preprocess(const cv::Mat& bgr, int size, const std::arra
                                         short_side);
   const int new_w = w <= h ? size : new_long;
   const int new_h = w <= h ? new_long : size;
-  const cv::Mat resized = pil_bicubic_resize(bgr, new_w, new_h);
   // torchvision CenterCrop: offset int(round((dim - size) / 2.0)).
   const int top = half_even_half(new_h - size);
   const int left = half_even_half(new_w - size);
+  if (bgr.type() == CV_8UC3 && new_w >= size && new_h >= size)
+    return fused_preprocess(bgr, new_w, new_h, size, left, top, mean, std);
+  const cv::Mat resized = pil_bicubic_resize(bgr, new_w, new_h);
   const std::size_t plane = static_cast<std::size_t>(size) * size;
   std::vector<float> out(3 * plane);
   for (int y = 0; y < size; ++y) {

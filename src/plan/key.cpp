@@ -8,8 +8,9 @@ namespace {
 const char* const k_kind_names[k_step_kind_count] = {"generate",  "target_features", "image_features", "metric",
                                                      "aggregate", "report",          "text_features"};
 // Executor versions, in StepKind order. See kind_version().
-// generate 2: synthetic images carry A1111-style infotext.
-const int k_kind_versions[k_step_kind_count] = {2, 1, 1, 1, 1, 1, 1};
+// generate 2: synthetic images carry A1111-style infotext. metric 2: linear heads folded into one
+// affine map (aesthetic scores differ in the last bits).
+const int k_kind_versions[k_step_kind_count] = {2, 1, 1, 2, 1, 1, 1};
 
 void put_field(std::string& buf, char tag, std::string_view value) {
   buf.push_back(tag);
