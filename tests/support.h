@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "models/style.h"
 
@@ -137,6 +138,32 @@ inline std::string write_small_review(const std::string& dir) {
   }
   models::write_tiny_vgg19(dir + "/models");
   return dir + "/experiment.toml";
+}
+
+/// The small review as a backend review: two checkpoint files (a.safetensors and b.safetensors,
+/// holding "checkpoint A bytes" and "checkpoint B bytes"), one style prompt "anime girl", the line
+/// `backend = "synthetic"` replaced by `generation`, and `n_iter`. Returns the experiment path.
+inline std::string write_backend_review(const std::string& dir, const std::string& generation, int n_iter) {
+  write_small_review(dir);
+  write_text(dir + "/a.safetensors", "checkpoint A bytes");
+  write_text(dir + "/b.safetensors", "checkpoint B bytes");
+  std::string exp = read_text(dir + "/experiment.toml");
+  auto swap = [&](const std::string& from, const std::string& to) { exp.replace(exp.find(from), from.size(), to); };
+  swap("backend = \"synthetic\"", generation);
+  swap("n_iter = 1", "n_iter = " + std::to_string(n_iter));
+  swap("backend_name = \"alpha.safetensors\"", "file = \"a.safetensors\"");
+  swap("backend_name = \"beta.safetensors\"", "file = \"b.safetensors\"");
+  write_text(dir + "/experiment.toml", exp);
+  write_text(dir + "/suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
+                                  "targets = \"targets/anime/\"\n");
+  return dir + "/experiment.toml";
+}
+
+/// `["url1", "url2"]` for a TOML array.
+inline std::string toml_strings(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& e : items) s += (s.empty() ? "\"" : ", \"") + e + "\"";
+  return "[" + s + "]";
 }
 
 }  // namespace ghx::test

@@ -32,23 +32,9 @@ struct Review {
 
 /// Two checkpoint files (so their SHA-256 is known), 2 prompts x 4 images (batch 2 x n_iter 2).
 void write_review(Review& r, const std::vector<std::string>& endpoints) {
-  test::write_small_review(r.dir.path());
-  test::write_text(r.dir / "a.safetensors", "checkpoint A bytes");
-  test::write_text(r.dir / "b.safetensors", "checkpoint B bytes");
+  r.exp = test::write_backend_review(r.dir.path(), "backend = \"a1111\"\nendpoints = " + test::toml_strings(endpoints), 2);
   r.sha_a = util::sha256_hex("checkpoint A bytes");
   r.sha_b = util::sha256_hex("checkpoint B bytes");
-  std::string eps;
-  for (const auto& e : endpoints) eps += (eps.empty() ? "\"" : ", \"") + e + "\"";
-  std::string exp = test::read_text(r.dir / "experiment.toml");
-  exp.replace(exp.find("backend = \"synthetic\""), 21, "backend = \"a1111\"\nendpoints = [" + eps + "]");
-  exp.replace(exp.find("n_iter = 1"), 10, "n_iter = 2");
-  exp.replace(exp.find("backend_name = \"alpha.safetensors\""), 34, "file = \"a.safetensors\"");
-  exp.replace(exp.find("backend_name = \"beta.safetensors\""), 33, "file = \"b.safetensors\"");
-  test::write_text(r.dir / "experiment.toml", exp);
-  // one style with one prompt keeps it small: 2 checkpoints x 4 images
-  test::write_text(r.dir / "suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
-                                         "targets = \"targets/anime/\"\n");
-  r.exp = r.dir / "experiment.toml";
 }
 
 struct Ran {

@@ -39,24 +39,12 @@ const std::string k_sha_b = util::sha256_hex("checkpoint B bytes");
 /// Two checkpoint files, 1 prompt x 4 images (batch_size 2 x n_iter 2, which comfyui ignores:
 /// one image per request), the example workflow template of the repository.
 void write_review(Review& r, const std::vector<std::string>& endpoints, const std::string& sampler = "") {
-  test::write_small_review(r.dir.path());
-  test::write_text(r.dir / "a.safetensors", "checkpoint A bytes");
-  test::write_text(r.dir / "b.safetensors", "checkpoint B bytes");
+  r.exp = test::write_backend_review(r.dir.path(),
+                                     "backend = \"comfyui\"\nworkflow = \"workflow.json\"\nendpoints = " +
+                                         test::toml_strings(endpoints) + (sampler.empty() ? "" : "\nsampler = \"" + sampler + "\""),
+                                     2);
   test::write_text(r.dir / "workflow.json",
                    test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
-  std::string eps;
-  for (const auto& e : endpoints) eps += (eps.empty() ? "\"" : ", \"") + e + "\"";
-  std::string exp = test::read_text(r.dir / "experiment.toml");
-  exp.replace(exp.find("backend = \"synthetic\""), 21,
-              "backend = \"comfyui\"\nworkflow = \"workflow.json\"\nendpoints = [" + eps + "]" +
-                  (sampler.empty() ? "" : "\nsampler = \"" + sampler + "\""));
-  exp.replace(exp.find("n_iter = 1"), 10, "n_iter = 2");
-  exp.replace(exp.find("backend_name = \"alpha.safetensors\""), 34, "file = \"a.safetensors\"");
-  exp.replace(exp.find("backend_name = \"beta.safetensors\""), 33, "file = \"b.safetensors\"");
-  test::write_text(r.dir / "experiment.toml", exp);
-  test::write_text(r.dir / "suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
-                                         "targets = \"targets/anime/\"\n");
-  r.exp = r.dir / "experiment.toml";
 }
 
 struct Ran {

@@ -35,22 +35,12 @@ struct Review {
 
 /// 2 checkpoints (files, so identities are sha256) x 1 prompt x 2 seeds (7, 8): 4 generate steps.
 void write_review(Review& r) {
-  test::write_small_review(r.dir.path());
-  test::write_text(r.dir / "a.safetensors", "checkpoint A bytes");
-  test::write_text(r.dir / "b.safetensors", "checkpoint B bytes");
+  r.exp = test::write_backend_review(
+      r.dir.path(), "backend = \"import\"\nimport_dir = \"imports\"\nnegative_prompt = \"lowres, blurry\"", 1);
   r.sha_a = util::sha256_hex("checkpoint A bytes");
   r.sha_b = util::sha256_hex("checkpoint B bytes");
-  std::string exp = test::read_text(r.dir / "experiment.toml");
-  exp.replace(exp.find("backend = \"synthetic\""), 21,
-              "backend = \"import\"\nimport_dir = \"imports\"\nnegative_prompt = \"lowres, blurry\"");
-  exp.replace(exp.find("backend_name = \"alpha.safetensors\""), 34, "file = \"a.safetensors\"");
-  exp.replace(exp.find("backend_name = \"beta.safetensors\""), 33, "file = \"b.safetensors\"");
-  test::write_text(r.dir / "experiment.toml", exp);
-  test::write_text(r.dir / "suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
-                                         "targets = \"targets/anime/\"\n");
   r.imports = r.dir / "imports";
   std::filesystem::create_directories(r.imports);
-  r.exp = r.dir / "experiment.toml";
 }
 
 plan::Plan make_plan(Review& r) {
