@@ -17,6 +17,7 @@
 #include "exec/runner.h"
 #include "plan/plan.h"
 #include "support.h"
+#include "support/backend_run.h"
 #include "support/fake_webui.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -47,39 +48,9 @@ void write_review(Review& r, const std::vector<std::string>& endpoints, const st
                    test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
 }
 
-struct Ran {
-  exec::RunSummary sum;
-  plan::Plan plan;
-};
-
-Ran run(Review& r, exec::BackendOptions opts = {}) {
-  dsl::Diagnostics d;
-  auto review = dsl::load_review(r.exp, d);
-  INFO(d.format_all());
-  REQUIRE(review);
-  auto cache = cache::Cache::open(r.dir / "cache");
-  plan::FileHasher h(cache.get());
-  auto p = plan::build_plan(*review, h, d);
-  REQUIRE(p);
-  opts.backoff_s = 0.01;
-  opts.timeout_s = opts.timeout_s == 600 ? 10 : opts.timeout_s;
-  auto execs = exec::ExecutorSet::builtin(opts);
-  exec::RunOptions ro;
-  ro.keep_going = exec::KeepGoing::yes;
-  ro.jobs = 2;
-  Ran out{exec::run_plan(*p, *cache, *execs, ro), std::move(*p)};
-  return out;
-}
-
-/// Every stored generate result: (checkpoint identity, seed) -> PNG bytes.
-std::map<std::pair<std::string, std::string>, std::string> images(Review& r, const plan::Plan& p) {
-  auto cache = cache::Cache::open(r.dir / "cache");
-  std::map<std::pair<std::string, std::string>, std::string> out;
-  for (const auto& s : p.steps)
-    if (s.kind == plan::StepKind::generate)
-      if (auto b = cache->get(s.key)) out[{s.param("checkpoint"), s.param("seed")}] = *b;
-  return out;
-}
+using Ran = test::RanReview;
+Ran run(Review& r, exec::BackendOptions opts = {}) { return test::run_review(r.exp, r.dir / "cache", opts); }
+auto images(Review& r, const plan::Plan& p) { return test::stored_images(r.dir / "cache", p); }
 
 /// The node of a submitted graph with this class_type (the first one).
 const json& node(const json& graph, const std::string& cls) {
