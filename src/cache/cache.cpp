@@ -128,16 +128,6 @@ std::optional<StepRecord> Cache::record(const plan::StepKey& key) {
   return read_record(q);
 }
 
-std::vector<StepRecord> Cache::records_with_prefix(const std::string& hex_prefix) {
-  std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, std::string(k_record_cols) + "WHERE key >= ? AND key < ? ORDER BY key");
-  q.bind(1, hex_prefix);
-  q.bind(2, hex_prefix + "g");
-  std::vector<StepRecord> out;
-  while (q.executeStep()) out.push_back(read_record(q));
-  return out;
-}
-
 void Cache::drop_row(const std::string& key_hex) {
   SQLite::Statement d(*m_db, "DELETE FROM steps WHERE key = ?");
   d.bind(1, key_hex);

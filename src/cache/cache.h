@@ -95,8 +95,6 @@ class Cache : public plan::HashMemo {
   /// Keys of every done step (one query: the planner's hit test).
   std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys();
   std::optional<StepRecord> record(const plan::StepKey& key);
-  /// Records whose key starts with `hex_prefix`.
-  std::vector<StepRecord> records_with_prefix(const std::string& hex_prefix);
 
   /// The result of a done step, verified. A missing or corrupt blob: the row is dropped, a
   /// warning is logged through the warning sink, and std::nullopt is returned (a miss).

@@ -23,16 +23,6 @@ void put_field(std::string& buf, char tag, std::string_view value) {
 
 const char* kind_name(StepKind k) { return k_kind_names[static_cast<int>(k)]; }
 
-bool kind_from_name(std::string_view name, StepKind* out) {
-  for (int i = 0; i < k_step_kind_count; ++i) {
-    if (name == k_kind_names[i]) {
-      *out = static_cast<StepKind>(i);
-      return true;
-    }
-  }
-  return false;
-}
-
 int kind_version(StepKind k) { return k_kind_versions[static_cast<int>(k)]; }
 
 std::string step_key_input(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {

@@ -33,7 +33,6 @@ constexpr int k_step_kind_count = 7;
 
 /// Stable names (they are hashed and stored: never rename).
 const char* kind_name(StepKind k);
-bool kind_from_name(std::string_view name, StepKind* out);
 /// The implementation version of a step kind's executor. Bump it when the executor's output
 /// for the same parameters changes; every key of that kind (and downstream) changes with it.
 int kind_version(StepKind k);
