@@ -18,4 +18,14 @@ const char* to_string(ClipScoreVariant v) {
   return "raw";
 }
 
+const char* to_string(FixupKind k) {
+  switch (k) {
+    case FixupKind::swap_version: return "swap_version";
+    case FixupKind::default_weight: return "default_weight";
+    case FixupKind::add_missing_tags: return "add_missing_tags";
+    case FixupKind::exclude_made_with: return "exclude_made_with";
+  }
+  return "default_weight";
+}
+
 }  // namespace ghx::dsl

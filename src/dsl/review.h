@@ -114,11 +114,55 @@ struct Style {
   SourcePos pos;
 };
 
+/// Another LoRA of the suite that a showcase image was made with (Civitai "resources").
+struct LoraUse {
+  std::string lora;              ///< a [[lora]] id of the same suite
+  std::optional<double> weight;  ///< absent: [lora_defaults] weight
+  SourcePos pos;
+};
+
+/// One showcase image of a LoRA and the prompt that made it (before fixups).
+struct Showcase {
+  std::string image;   ///< resolved path
+  std::string prompt;
+  std::optional<std::string> negative;  ///< overrides the section's negative_prompt
+  bool skip = false;
+  std::vector<LoraUse> uses;
+  SourcePos pos;
+};
+
+struct Lora {
+  std::string id;
+  std::string tag;   ///< the NAME inside <lora:NAME:W>
+  std::string file;  ///< resolved path, or "" (then the backend alone knows it)
+  std::vector<std::string> made_with;  ///< checkpoint names that made its showcase images (NoTM)
+  std::vector<Showcase> showcase;
+  SourcePos pos;
+};
+
+enum class FixupKind { swap_version, default_weight, add_missing_tags, exclude_made_with };
+
+/// A [[fixup]] rule of a LoRA suite; applied in the order written (dsl/lora.h).
+struct Fixup {
+  FixupKind kind = FixupKind::default_weight;
+  std::string from, to;  ///< swap_version
+  double weight = 0.8;   ///< default_weight: the rule's weight, else [lora_defaults] weight
+  SourcePos pos;
+};
+
 struct Suite {
   std::string name;
   std::string file;
   std::vector<Prompt> prompts;
   std::vector<Style> styles;
+  double lora_default_weight = 0.8;  ///< [lora_defaults] weight
+  std::vector<Lora> loras;
+  std::vector<Fixup> fixups;
+  const Lora* lora(const std::string& id) const {
+    for (const auto& l : loras)
+      if (l.id == id) return &l;
+    return nullptr;
+  }
 };
 
 struct Section {
@@ -126,6 +170,7 @@ struct Section {
   Generation generation;  ///< [generation] merged with the section's overrides
   std::optional<Suite> prompts;
   std::optional<Suite> styles;
+  std::optional<Suite> loras;
   std::vector<std::string> metrics;
   std::optional<std::pair<int64_t, int64_t>> style_size;  ///< width, height
   SourcePos pos;
@@ -147,5 +192,6 @@ struct Review {
 
 const char* to_string(StyleLossVariant v);
 const char* to_string(ClipScoreVariant v);
+const char* to_string(FixupKind k);
 
 }  // namespace ghx::dsl
