@@ -13,6 +13,7 @@
 #include "cache/cache.h"
 #include "cli/models_hash.h"
 #include "cli/score.h"
+#include "cli/suite_import.h"
 #include "dsl/loader.h"
 #include "exec/a1111.h"
 #include "exec/import.h"
@@ -160,6 +161,17 @@ json explain_json(const plan::Plan& p, const plan::Step& s, cache::Cache& c,
   j["parameters"] = params;
   j["context"] = ctx;
   j["inputs"] = ins;
+  if (s.kind == plan::StepKind::generate) {
+    // Where the prompt comes from: the suite's text, the fixup rules that rewrote it, and NoTM.
+    const std::string* sec = s.find_context("section");
+    const std::string* id = s.find_context("prompt_id");
+    const std::string* ck = s.find_context("checkpoint.name");
+    for (const auto& pr : p.prompts) {
+      if (!sec || !id || pr.section != *sec || pr.id != *id) continue;
+      if (pr.checkpoint.empty()) j["prompt"] = {{"original", pr.original}, {"final", pr.final_text}, {"rules", pr.rules}};
+      else if (ck && pr.checkpoint == *ck) j["notm_excluded"] = true;
+    }
+  }
   auto rec = c.record(s.key);
   if (done.count(s.key)) {
     j["status"] = "cached";
@@ -190,6 +202,17 @@ void print_explain(const json& j) {
     std::cout << "  context (not hashed):\n";
     for (const auto& p : j["context"]) std::cout << "    " << p[0].get<std::string>() << " = " << p[1].get<std::string>() << "\n";
   }
+  if (j.contains("prompt")) {
+    const auto& pr = j["prompt"];
+    std::cout << "  prompt (suite): " << pr["original"].get<std::string>() << "\n";
+    if (!pr["rules"].empty()) {
+      std::string rules;
+      for (const auto& r : pr["rules"]) rules += (rules.empty() ? "" : ", ") + r.get<std::string>();
+      std::cout << "  prompt (final): " << pr["final"].get<std::string>() << "\n  fixups: " << rules << "\n";
+    }
+  }
+  if (j.value("notm_excluded", false))
+    std::cout << "  NoTM: this checkpoint made the LoRA's showcase images; left out of lora_loss_notm\n";
   std::cout << "  inputs (" << j["inputs"].size() << "):\n";
   size_t shown = 0;
   for (const auto& in : j["inputs"]) {
@@ -497,6 +520,9 @@ int run_cli(int argc, char** argv) {
   hash_cmd->add_option("files", hash_files, "Model files")->required();
   hash_cmd->add_flag("--json", hash_json, "Machine-readable output");
 
+  SuiteImportArgs suite_import_args;
+  auto* suite_import_cmd = add_suite_import(app, suite_import_args);
+
   ScoreArgs sa;
   auto* score_cmd = app.add_subcommand("score", "Score image files (PNG, JPEG, WebP) you already have");
   score_cmd->require_subcommand(1);
@@ -541,6 +567,7 @@ int run_cli(int argc, char** argv) {
     }
     if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
+    if (*suite_import_cmd) return cmd_suite_import(suite_import_args);
     if (*style_cmd) return score_style(sa);
     if (*aes_cmd) return score_clip_family(sa, true);
     if (*clip_cmd) return score_clip_family(sa, false);

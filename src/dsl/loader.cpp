@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 
+#include "dsl/lora.h"
 #include "util/fs.h"
 #include "util/strings.h"
 
@@ -300,6 +301,121 @@ std::vector<std::string> list_images(const std::string& dir) {
   return out;
 }
 
+const std::vector<std::string> k_fixup_kinds = {"swap_version", "default_weight", "add_missing_tags", "exclude_made_with"};
+
+/// A LoRA weight: negative weights are real (they remove a concept), so only the size is bounded.
+std::optional<double> lora_weight(Reader& r, const toml::table& t, const std::string& key) {
+  return r.number(t, key, -100, 100);
+}
+
+/// [lora_defaults], [[lora]] with [[lora.showcase]], and [[fixup]] of a LoRA suite.
+void read_loras(Reader& r, const toml::table& root, Suite& s, std::set<std::string>& ids) {
+  if (const toml::table* t = r.table(root, "lora_defaults")) {
+    r.check_keys(*t, {"weight"}, "[lora_defaults]");
+    if (auto w = lora_weight(r, *t, "weight")) s.lora_default_weight = *w;
+  }
+  if (const toml::array* loras = r.table_array(root, "lora")) {
+    for (const auto& n : *loras) {
+      const toml::table& t = *n.as_table();
+      r.check_keys(t, {"id", "tag", "file", "made_with", "showcase"}, "[[lora]]");
+      Lora l;
+      l.pos = r.pos(t);
+      l.id = r.str(t, "id", "[[lora]]", true, l.pos).value_or("");
+      l.tag = r.str(t, "tag", "[[lora]]", false, l.pos).value_or(l.id);
+      if (l.tag.find_first_of(":<>") != std::string::npos || l.tag.find_first_not_of(" \t") == std::string::npos)
+        r.error(t.get("tag") ? r.pos(*t.get("tag")) : l.pos, "LoRA tag '" + l.tag + "' must be a name without ':', '<' or '>'");
+      if (auto f = r.str(t, "file", "[[lora]]", false, l.pos)) {
+        if (auto p = r.existing_path(*f, r.pos(*t.get("file")), "LoRA file")) l.file = *p;
+      }
+      if (auto m = r.strings(t, "made_with")) l.made_with = *m;
+      if (!l.id.empty() && !ids.insert(l.id).second) r.error(r.pos(*t.get("id")), "duplicate id '" + l.id + "'");
+      if (const toml::array* shows = r.table_array(t, "showcase")) {
+        for (const auto& sn : *shows) {
+          const toml::table& st = *sn.as_table();
+          std::string where = "[[lora.showcase]] of '" + l.id + "'";
+          r.check_keys(st, {"image", "prompt", "negative", "skip", "uses"}, where);
+          Showcase sc;
+          sc.pos = r.pos(st);
+          if (auto img = r.str(st, "image", where, true, sc.pos)) {
+            if (auto p = r.existing_path(*img, r.pos(*st.get("image")), "showcase image")) sc.image = *p;
+          }
+          sc.prompt = r.str(st, "prompt", where, true, sc.pos).value_or("");
+          if (auto v = r.str(st, "negative", where, false, sc.pos)) sc.negative = *v;
+          sc.skip = r.boolean(st, "skip").value_or(false);
+          if (const toml::node* un = st.get("uses")) {
+            const toml::array* ua = un->as_array();
+            if (!ua) r.error(r.pos(*un), "'uses' must be an array of { lora = ID, weight = W } tables");
+            for (size_t i = 0; ua && i < ua->size(); ++i) {
+              const toml::table* ut = (*ua)[i].as_table();
+              if (!ut) {
+                r.error(r.pos((*ua)[i]), "'uses' must hold tables like { lora = \"id\", weight = 0.5 }");
+                continue;
+              }
+              r.check_keys(*ut, {"lora", "weight"}, "'uses'");
+              LoraUse u;
+              u.pos = r.pos(*ut);
+              u.lora = r.str(*ut, "lora", "'uses'", true, u.pos).value_or("");
+              u.weight = lora_weight(r, *ut, "weight");
+              sc.uses.push_back(std::move(u));
+            }
+          }
+          l.showcase.push_back(std::move(sc));
+        }
+      }
+      s.loras.push_back(std::move(l));
+    }
+    for (const Lora& l : s.loras)
+      for (const Showcase& sc : l.showcase)
+        for (const LoraUse& u : sc.uses)
+          if (!u.lora.empty() && !s.lora(u.lora)) {
+            std::vector<std::string> known;
+            for (const Lora& o : s.loras) known.push_back(o.id);
+            std::string msg = "'uses' names LoRA '" + u.lora + "', which is not a [[lora]] id of this suite";
+            std::string near = util::closest_match(u.lora, known);
+            if (!near.empty()) msg += " (did you mean '" + near + "'?)";
+            r.error(u.pos, msg);
+          }
+  }
+  if (const toml::array* fixups = r.table_array(root, "fixup")) {
+    if (s.loras.empty() && !fixups->empty())
+      r.error(r.pos((*fixups)[0]), "[[fixup]] rules rewrite LoRA showcase prompts, and this suite has no [[lora]]");
+    for (const auto& n : *fixups) {
+      const toml::table& t = *n.as_table();
+      Fixup f;
+      f.pos = r.pos(t);
+      f.weight = s.lora_default_weight;
+      std::string kind = r.str(t, "kind", "[[fixup]]", true, f.pos).value_or("");
+      auto k = std::find(k_fixup_kinds.begin(), k_fixup_kinds.end(), kind);
+      if (k == k_fixup_kinds.end()) {
+        if (t.get("kind") && t.get("kind")->is_string()) {
+          std::string msg = "unknown fixup kind '" + kind + "' (one of: " + util::join(k_fixup_kinds, ", ") + ")";
+          std::string near = util::closest_match(kind, k_fixup_kinds);
+          if (!near.empty()) msg += " (did you mean '" + near + "'?)";
+          r.error(r.pos(*t.get("kind")), msg);
+        }
+        continue;
+      }
+      f.kind = static_cast<FixupKind>(k - k_fixup_kinds.begin());
+      std::string where = "[[fixup]] " + kind;
+      switch (f.kind) {
+        case FixupKind::swap_version:
+          r.check_keys(t, {"kind", "from", "to"}, where);
+          f.from = r.str(t, "from", where, true, f.pos).value_or("");
+          f.to = r.str(t, "to", where, true, f.pos).value_or("");
+          if (f.to.find_first_of(":<>") != std::string::npos)
+            r.error(r.pos(*t.get("to")), "'to' must be a LoRA name without ':', '<' or '>'");
+          break;
+        case FixupKind::default_weight:
+          r.check_keys(t, {"kind", "weight"}, where);
+          if (auto w = lora_weight(r, t, "weight")) f.weight = *w;
+          break;
+        default: r.check_keys(t, {"kind"}, where); break;
+      }
+      s.fixups.push_back(std::move(f));
+    }
+  }
+}
+
 std::optional<Suite> read_suite(const std::string& path, Diagnostics& d) {
   Reader r(path, d);
   auto doc = r.parse();
@@ -314,10 +430,6 @@ std::optional<Suite> read_suite(const std::string& path, Diagnostics& d) {
     r.str(*st, "description", "[suite]", false, r.pos(*st));
   } else if (!root.get("suite")) {
     r.error(r.file_pos(), "missing required table [suite]");
-  }
-  for (const char* k : {"lora", "lora_defaults", "fixup"}) {
-    if (const toml::node* n = root.get(k))
-      r.error(r.pos(*n), std::string("[[") + k + "]]: LoRA suites and fixups are not supported yet");
   }
   std::set<std::string> ids;
   if (const toml::array* prompts = r.table_array(root, "prompt")) {
@@ -359,6 +471,7 @@ std::optional<Suite> read_suite(const std::string& path, Diagnostics& d) {
       s.styles.push_back(std::move(st));
     }
   }
+  read_loras(r, root, s, ids);
   if (d.has_errors()) return std::nullopt;
   return s;
 }
@@ -536,7 +649,23 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
           s.styles = su;
         }
       }
-      if (const toml::node* l = t.get("loras")) r.error(r.pos(*l), "LoRA sections are not supported yet");
+      if (auto v = r.str(t, "loras", where, false, s.pos)) {
+        SourcePos lp = r.pos(*t.get("loras"));
+        if (s.generation.backend == "comfyui")
+          r.error(lp, "section '" + s.id + "': the comfyui backend does not apply <lora:...> prompt tags; "
+                      "run LoRA sections on a1111 (or import their images)");
+        if (t.get("prompts") || t.get("styles"))
+          r.error(lp, "section '" + s.id + "': 'loras' cannot be combined with 'prompts' or 'styles' (one suite per LoRA section)");
+        if (auto p = r.existing_path(*v, lp, "LoRA suite")) {
+          auto& su = suite_at(*p);
+          size_t shown = 0;
+          if (su)
+            for (const auto& l : su->loras)
+              for (const auto& sc : l.showcase) shown += !sc.skip;
+          if (su && shown == 0) r.error(lp, "suite '" + *v + "' has no [[lora]] with a (non-skipped) [[lora.showcase]]");
+          s.loras = su;
+        }
+      }
       if (!t.get("prompts") && !t.get("styles") && !t.get("loras"))
         r.error(s.pos, "section '" + s.id + "' needs 'prompts', 'styles' or 'loras'");
       if (auto m = r.strings(t, "metrics")) {
@@ -571,8 +700,8 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
       bool wants_style = wants("style_loss");
       for (const auto& m : s.metrics) {
         if (m == "style_loss") continue;
-        if (!t.get("prompts"))
-          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs a prompt suite ('prompts')");
+        if (!t.get("prompts") && !t.get("loras"))
+          r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs a prompt suite ('prompts' or 'loras')");
         if (is_head_metric(m) && !rv.models.head(m))
           r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] " + m + " (a head) and its CLIP");
         std::string clip = m == "clip_score" ? "clip" : m;
@@ -581,14 +710,21 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
         if ((m == "clip_score" || is_preference_metric(m)) && rv.models.tokenizer.empty())
           r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] tokenizer");
       }
-      if (wants_style && !t.get("styles"))
-        r.error(s.pos, "section '" + s.id + "': style_loss needs a style suite ('styles')");
+      if (wants_style && !t.get("styles") && !t.get("loras"))
+        r.error(s.pos, "section '" + s.id + "': style_loss needs a style suite ('styles') or a LoRA suite ('loras')");
       if (wants_style && !rv.models.vgg19 && !(root.get("models") && root["models"]["vgg19"]))
         r.error(s.pos, "section '" + s.id + "': style_loss needs [models] vgg19");
       rv.sections.push_back(std::move(s));
     }
   }
   if (!root.get("section")) r.error(r.file_pos(), "no [[section]]: a review needs at least one");
+
+  // Rules that change nothing are warnings (CONTRACT.md), once per LoRA suite file.
+  std::vector<std::string> names;
+  for (const auto& c : rv.checkpoints) names.push_back(c.name);
+  std::set<std::string> warned;
+  for (const auto& sec : rv.sections)
+    if (sec.loras && warned.insert(sec.loras->file).second) warn_unused_fixups(*sec.loras, names, diags);
 
   if (diags.has_errors()) return std::nullopt;
   return rv;

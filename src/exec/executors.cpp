@@ -242,7 +242,15 @@ class AggregateExecutor : public Executor {
         r.value = json::parse(*j.inputs[i]).at("value").get<double>();
         out_rows.push_back(std::move(r));
       }
-      return aggregate_json(j.step->param("section"), j.step->param("metric"), j.step->param("variant"), out_rows)
+      // NoTM: the (checkpoint, LoRA) pairs a LoRA section's exclude_made_with rule leaves out.
+      std::vector<std::pair<std::string, std::string>> notm;
+      for (const std::string* e : j.step->params_named("notm_exclude")) {
+        auto sep = e->find(plan::k_field_sep);
+        notm.emplace_back(e->substr(0, sep), sep == std::string::npos ? "" : e->substr(sep + 1));
+      }
+      bool has_notm = j.step->find_param("notm") != nullptr;
+      return aggregate_json(j.step->param("section"), j.step->param("metric"), j.step->param("variant"), out_rows,
+                            has_notm ? &notm : nullptr)
           .dump();
     });
   }
@@ -260,9 +268,35 @@ class ReportExecutor : public Executor {
         auto sep = c->find(plan::k_field_sep);
         info.checkpoints.emplace_back(c->substr(0, sep), sep == std::string::npos ? "" : c->substr(sep + 1));
       }
+      info.bootstrap = std::stoll(j.step->param("statistics.bootstrap"));
+      info.ci = std::stod(j.step->param("statistics.ci"));
+      info.stat_seed = std::stoull(j.step->param("statistics.seed"));
       std::vector<json> aggs;
       for (const std::string* in : j.inputs) aggs.push_back(json::parse(*in));
-      return compute_results(info, aggs).dump();
+      json results = compute_results(info, aggs);
+      // Every prompt a fixup rule rewrote (and NoTM's per-checkpoint entries), in plan order.
+      json fixups = json::array();
+      for (const std::string* f : j.step->params_named("fixup")) {
+        std::vector<std::string> v;
+        size_t start = 0;
+        for (size_t p = 0; p <= f->size(); ++p)
+          if (p == f->size() || (*f)[p] == plan::k_field_sep) {
+            v.push_back(f->substr(start, p - start));
+            start = p + 1;
+          }
+        if (v.size() != 6) throw Error("report: malformed fixup parameter");
+        json rules = json::array();
+        for (size_t a = 0, b; a < v[5].size(); a = b + 1) {
+          b = v[5].find(',', a);
+          if (b == std::string::npos) b = v[5].size();
+          rules.push_back(v[5].substr(a, b - a));
+        }
+        json o = {{"section", v[0]}, {"id", v[1]}, {"original", v[3]}, {"final", v[4]}, {"rules", rules}};
+        if (!v[2].empty()) o["checkpoint"] = v[2];
+        fixups.push_back(std::move(o));
+      }
+      results["fixups"] = std::move(fixups);
+      return results.dump();
     });
   }
 };

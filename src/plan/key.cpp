@@ -9,8 +9,9 @@ const char* const k_kind_names[k_step_kind_count] = {"generate",  "target_featur
                                                      "aggregate", "report",          "text_features"};
 // Executor versions, in StepKind order. See kind_version().
 // generate 2: synthetic images carry A1111-style infotext. metric 2: linear heads folded into one
-// affine map (aesthetic scores differ in the last bits).
-const int k_kind_versions[k_step_kind_count] = {2, 1, 1, 2, 1, 1, 1};
+// affine map (aesthetic scores differ in the last bits). report 2: bootstrap CIs, variance split,
+// rank gaps, NoTM and fixups in results.json.
+const int k_kind_versions[k_step_kind_count] = {2, 1, 1, 2, 1, 2, 1};
 
 void put_field(std::string& buf, char tag, std::string_view value) {
   buf.push_back(tag);

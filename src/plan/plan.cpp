@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "dsl/lora.h"
 #include "models/clip.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -52,10 +53,12 @@ void add_generation_params(Params& p, const dsl::Generation& g) {
 /// One prompt of a section: a style prompt (group = style id, with targets) or a suite prompt.
 struct PromptItem {
   std::string id;
-  std::string text;
+  std::string text;  ///< after fixups
   std::string negative;
-  std::string group;
+  std::string group;  ///< style id or LoRA id
   const dsl::Style* style = nullptr;
+  const dsl::Showcase* showcase = nullptr;  ///< LoRA sections: the image this prompt is compared with
+  dsl::FixedPrompt fixed;
 };
 
 std::string join_floats(const std::array<float, 3>& v) {
@@ -88,6 +91,10 @@ class Planner {
     rep.params.emplace_back("statistics.seed", std::to_string(m_r.statistics.seed));
     for (size_t i = 0; i < m_r.checkpoints.size(); ++i)
       rep.params.emplace_back("checkpoint", join_fields({m_r.checkpoints[i].name, m_identity[i]}));
+    for (const auto& pr : m_plan.prompts)
+      if (!pr.rules.empty())
+        rep.params.emplace_back("fixup", join_fields({pr.section, pr.id, pr.checkpoint, pr.original, pr.final_text,
+                                                       util::join(pr.rules, ",")}));
     rep.inputs = aggregates;
     m_plan.report_steps.push_back(m_plan.add(std::move(rep)));
     return std::move(m_plan);
@@ -168,13 +175,24 @@ class Planner {
     if (sec.styles) {
       for (const auto& style : sec.styles->styles)
         for (size_t j = 0; j < style.prompts.size(); ++j)
-          items.push_back({style.id + "#" + std::to_string(j), style.prompts[j], neg, style.id, &style});
+          items.push_back({style.id + "#" + std::to_string(j), style.prompts[j], neg, style.id, &style, nullptr,
+                           {style.prompts[j], style.prompts[j], {}}});
     }
     if (sec.prompts) {
       for (const auto& p : sec.prompts->prompts) {
         if (p.skip) continue;
-        items.push_back({p.id, p.text, p.negative.value_or(neg), "", nullptr});
+        items.push_back({p.id, p.text, p.negative.value_or(neg), "", nullptr, nullptr, {p.text, p.text, {}}});
       }
+    }
+    if (sec.loras) {
+      for (const auto& l : sec.loras->loras)
+        for (size_t k = 0; k < l.showcase.size(); ++k) {
+          const dsl::Showcase& sc = l.showcase[k];
+          if (sc.skip) continue;  // the index stays that of the suite, so ids are stable
+          dsl::FixedPrompt fp = dsl::apply_fixups(*sec.loras, l, sc);
+          items.push_back({l.id + "#" + std::to_string(k), fp.final_text, sc.negative.value_or(neg), l.id, nullptr, &sc,
+                           std::move(fp)});
+        }
     }
     return items;
   }
@@ -189,6 +207,13 @@ class Planner {
     gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
     add_generation_params(gen.params, g);
     if (g.backend == "comfyui") gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
+    // A LoRA the prompt loads changes the pixels: where the suite names its file, its content
+    // is part of the key (by tag, in prompt order).
+    if (sec.loras)
+      for (const dsl::LoraTag& t : dsl::find_lora_tags(item.text))
+        for (const auto& l : sec.loras->loras)
+          if (!l.file.empty() && util::iequals(l.tag, t.name))
+            gen.params.emplace_back("lora", join_fields({l.tag, hash(l.file, l.pos)}));
     gen.context.emplace_back("checkpoint.name", m_r.checkpoints[ci].name);
     const dsl::Checkpoint& cp = m_r.checkpoints[ci];
     gen.context.emplace_back("checkpoint.backend_name", cp.backend_name);
@@ -234,7 +259,24 @@ class Planner {
     int64_t sw = sec.style_size ? sec.style_size->first : g.width;
     int64_t sh = sec.style_size ? sec.style_size->second : g.height;
     std::vector<PromptItem> items = prompt_items(sec);
-    for (const auto& it : items) m_plan.prompts.push_back({sec.id, it.id, it.text, it.text, {}, ""});
+    std::vector<std::string> names;
+    for (const auto& c : m_r.checkpoints) names.push_back(c.name);
+    std::vector<std::pair<std::string, std::string>> notm;
+    bool has_notm = false;
+    if (sec.loras) {
+      notm = dsl::notm_exclusions(*sec.loras, names);
+      for (const auto& f : sec.loras->fixups) has_notm |= f.kind == dsl::FixupKind::exclude_made_with;
+    }
+    for (const auto& it : items) {
+      m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, it.fixed.rules, ""});
+      // NoTM makes a LoRA's prompts count differently for the checkpoints that made its showcase.
+      for (const auto& [ck, lora] : notm) {
+        if (lora != it.group) continue;
+        std::vector<std::string> rules = it.fixed.rules;
+        rules.push_back(dsl::to_string(dsl::FixupKind::exclude_made_with));
+        m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, rules, ck});
+      }
+    }
 
     for (const auto& metric : sec.metrics) {
       std::string variant = metric == "style_loss"   ? dsl::to_string(m_r.metrics.style_loss)
@@ -243,13 +285,23 @@ class Planner {
       Step agg;
       agg.kind = StepKind::aggregate;
       agg.params.emplace_back("section", sec.id);
-      agg.params.emplace_back("metric", metric);
+      // In a LoRA section the style loss against the showcase images is the LoRA loss.
+      agg.params.emplace_back("metric", sec.loras && metric == "style_loss" ? "lora_loss" : metric);
       agg.params.emplace_back("variant", variant);
+      if (has_notm && metric == "style_loss") {
+        agg.params.emplace_back("notm", "exclude_made_with");
+        for (const auto& [ck, lora] : notm) agg.params.emplace_back("notm_exclude", join_fields({ck, lora}));
+      }
       for (const auto& item : items) {
         std::vector<uint32_t> targets;
         if (metric == "style_loss") {
-          if (!item.style) continue;  // only style prompts have targets
-          for (const auto& f : item.style->target_files) targets.push_back(target_features(f, sw, sh, item.style->pos));
+          if (item.style) {
+            for (const auto& f : item.style->target_files) targets.push_back(target_features(f, sw, sh, item.style->pos));
+          } else if (item.showcase) {
+            targets.push_back(target_features(item.showcase->image, sw, sh, item.showcase->pos));
+          } else {
+            continue;  // only style and LoRA prompts have targets
+          }
         }
         // The CLIP this metric reads: its own entry (preference models), the head's, or "clip".
         const dsl::ModelFile* head = m_r.models.head(metric);

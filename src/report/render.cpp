@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -69,6 +70,26 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+/// Text from TOML or a server inside a Markdown table cell: '|' and line breaks would end the
+/// cell, `<lora:x:1>` reads as an autolink or HTML, `*`/backticks as markup: all backslash-escaped.
+std::string md_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') out += ' ';
+    else if (std::strchr("\\|<>*`[]", c)) out += '\\', out += c;
+    else out += c;
+  }
+  return out;
+}
+
+std::string format_interval(const json& ci, bool z) {
+  if (!ci.is_array() || ci.size() != 2) return "";
+  auto f = [&](const json& v) { return z ? format_z(num(v)) : format_metric(num(v)); };
+  return "[" + f(ci[0]) + ", " + f(ci[1]) + "]";
+}
+
+std::string percent(double share) { return std::isnan(share) ? "n/a" : util::fixed_double(100.0 * share, 1) + "%"; }
+
 data build_view(const json& results) {
   data view;
   const json& ex = results["experiment"];
@@ -94,6 +115,10 @@ data build_view(const json& results) {
     std::string id = c["identity"].get<std::string>();
     row.set("identity", id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id);
     row.set("score", format_z(num(c["score"])));
+    row.set("score_ci", c.contains("ci") && c["ci"].contains("score") ? format_interval(c["ci"]["score"], true) : "");
+    std::string excluded;
+    for (const auto& l : c.value("notm_excluded", json::array())) excluded += (excluded.empty() ? "" : ", ") + l.get<std::string>();
+    row.set("notm_excluded", excluded.empty() ? "-" : excluded);
     data cells{data::type::list};
     for (const auto& m : headline) {
       double v = c["metrics"].contains(m) ? num(c["metrics"][m]) : std::nan("");
@@ -126,7 +151,10 @@ data build_view(const json& results) {
       for (const auto& g : s["groups"]) {
         std::string key = metric + "." + g.get<std::string>();
         double v = c["metrics"].contains(key) ? num(c["metrics"][key]) : std::nan("");
-        cells.push_back(data("value", format_metric(v)));
+        // A LoRA whose showcase this checkpoint made: shown, but left out of the NoTM score.
+        bool tm = false;
+        for (const auto& l : c.value("notm_excluded", json::array())) tm |= l == g;
+        cells.push_back(data("value", format_metric(v) + (tm ? " (TM)" : "")));
       }
       row.set("cells", cells);
       grows.push_back(row);
@@ -135,6 +163,59 @@ data build_view(const json& results) {
     secs.push_back(sec);
   }
   view.set("sections", secs);
+
+  data gaps{data::type::list};
+  for (const auto& g : results.value("rank_gaps", json::array())) {
+    data row;
+    row.set("rank", std::to_string(g["rank"].get<int>()) + "-" + std::to_string(g["rank"].get<int>() + 1));
+    row.set("upper", g["upper"].get<std::string>());
+    row.set("lower", g["lower"].get<std::string>());
+    row.set("diff", format_z(num(g["diff"])));
+    row.set("ci", g["ci"].is_array() ? format_interval(g["ci"], true) : "n/a");
+    row.set("p_order", util::fixed_double(num(g["p_order"]), 3));
+    row.set("verdict", g["beyond_noise"].get<bool>() ? "yes" : "no");
+    gaps.push_back(row);
+  }
+  view.set("rank_gaps", gaps);
+  view.set("has_rank_gaps", !gaps.is_empty_list());
+  if (results.contains("statistics")) {
+    const json& st = results["statistics"];
+    view.set("bootstrap", std::to_string(st.value("bootstrap", 0)));
+    view.set("ci_level", util::fixed_double(100.0 * st.value("ci", 0.95), 1) + "%");
+  }
+
+  data var{data::type::list};
+  if (results.contains("variance"))
+    for (auto it = results["variance"].begin(); it != results["variance"].end(); ++it) {
+      const json& v = it.value();
+      data row;
+      row.set("metric", it.key());
+      row.set("checkpoint", percent(num(v["checkpoint"])));
+      row.set("prompt", percent(num(v["prompt"])));
+      row.set("interaction", percent(num(v["checkpoint_x_prompt"])));
+      row.set("seed", percent(num(v["seed"])));
+      var.push_back(row);
+    }
+  view.set("variance", var);
+  view.set("has_variance", !var.is_empty_list());
+
+  data fixes{data::type::list};
+  for (const auto& f : results.value("fixups", json::array())) {
+    if (f.contains("checkpoint")) continue;  // NoTM entries: shown in the ranking's NoTM column
+    data row;
+    row.set("section", f["section"].get<std::string>());
+    row.set("id", f["id"].get<std::string>());
+    row.set("original", f["original"].get<std::string>());
+    row.set("final", f["final"].get<std::string>());
+    row.set("original_md", md_cell(f["original"].get<std::string>()));
+    row.set("final_md", md_cell(f["final"].get<std::string>()));
+    std::string rules;
+    for (const auto& r : f["rules"]) rules += (rules.empty() ? "" : ", ") + r.get<std::string>();
+    row.set("rules", rules);
+    fixes.push_back(row);
+  }
+  view.set("fixups", fixes);
+  view.set("has_fixups", !fixes.is_empty_list());
   return view;
 }
 

@@ -32,3 +32,18 @@ styles = {
 for name, make in styles.items():
     for k in range(2):
         png(f"{name}/{k + 1}.png", 96, 96, make(k))
+
+# LoRA showcase images (suites/loras_demo.toml): 96x128, the demo LoRA section's size.
+showcase = {
+    # ink wash: grey brush strokes on paper
+    "moxin": lambda k: (lambda x, y: (lambda v: (v, v, clamp(v + 8)))(clamp(235 - 150 * (abs(math.sin((x + 2 * y + k * 17) / 15)) > 0.93)
+                                                                          - 40 * math.sin(y / 21) ** 2))),
+    # splash art: saturated diagonal bursts
+    "gacha": lambda k: (lambda x, y: (clamp(128 + 127 * math.sin((x - y + k * 9) / 6)), clamp(90 + 60 * math.cos((x + y) / 11)),
+                                      clamp(200 - y))),
+    # fine detail: high-frequency checker noise over a gradient
+    "detail": lambda k: (lambda x, y: (clamp(x * 2 + ((x * 7 + y * 13 + k) % 5) * 9), clamp(y * 2), clamp(120 + ((x ^ y) & 7) * 12))),
+}
+for name, make in showcase.items():
+    for k in range(2 if name != "detail" else 1):
+        png(f"loras/{name}/{k + 1}.png", 96, 128, make(k))

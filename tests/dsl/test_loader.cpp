@@ -148,7 +148,7 @@ TEST_CASE("all errors of a file are reported at once", "[dsl]") {
   CHECK(l.errors == 3);
 }
 
-TEST_CASE("duplicate ids and unsupported parts of a suite", "[dsl]") {
+TEST_CASE("duplicate ids and fixups without LoRAs in a suite", "[dsl]") {
   test::TempDir t;
   test::write_small_review(t.path());
   std::string suite = test::read_text(t / "suite.toml");
@@ -158,7 +158,7 @@ TEST_CASE("duplicate ids and unsupported parts of a suite", "[dsl]") {
   Loaded l = load(t / "experiment.toml");
   CHECK(l.errors == 2);
   CHECK(l.text.find("suite.toml:11:6: error: duplicate id 'anime'") != std::string::npos);
-  CHECK(l.text.find("suite.toml:15:1: error: [[fixup]]: LoRA suites and fixups are not supported yet") != std::string::npos);
+  CHECK(l.text.find("suite.toml:15:1: error: [[fixup]] rules rewrite LoRA showcase prompts, and this suite has no [[lora]]") != std::string::npos);
 }
 
 TEST_CASE("unknown metric and variant", "[dsl]") {

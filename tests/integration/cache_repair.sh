@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.inc"
 "$GHX" run experiments/demo.toml --json >/dev/null 2>&1
 cp reports/demo-v1/results.json before.json
 out=$("$GHX" cache verify --json)
-expect_eq "$(json_field checked "$out")" 339 "entries checked"
+expect_eq "$(json_field checked "$out")" 525 "entries checked"
 blob=$(find cache/objects -type f -size +2k | sort | sed -n 1p)  # a PNG or Gram set: unique content
 printf 'X' | dd of="$blob" bs=1 seek=0 conv=notrunc status=none
 set +e
@@ -19,5 +19,5 @@ out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 cmp -s before.json reports/demo-v1/results.json || fail "results changed after repair"
 out=$("$GHX" cache gc --json)
 out=$("$GHX" cache stats --json)
-printf '%s' "$out" | grep -q '"generate":{"bytes":[0-9]*,"done":96' || fail "stats: $out"
+printf '%s' "$out" | grep -q '"generate":{"bytes":[0-9]*,"done":156' || fail "stats: $out"
 echo "1 passed, 0 failed"

@@ -4,17 +4,33 @@
 source "$(dirname "$0")/lib.inc"
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
-expect_eq "$(json_field executed "$out")" 339 "first run executed"
+expect_eq "$(json_field executed "$out")" 525 "first run executed"
 expect_eq "$(json_field failed "$out")" 0 "first run failed"
 expect_eq "$(json_field report "$out")" '"reports/demo-v1"' "report folder"
 mkdir first && cp reports/demo-v1/* first/
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field executed "$out")" 0 "second run executed"
-expect_eq "$(json_field cached "$out")" 339 "second run cached"
+expect_eq "$(json_field cached "$out")" 525 "second run cached"
 for f in report.md report.html results.json results.csv; do
   cmp -s "first/$f" "reports/demo-v1/$f" || fail "$f changed on a no-op re-run"
 done
+
+# The LoRA section: fixups rewrote the showcase prompts, NoTM left out exactly the LoRAs whose
+# showcase images a checkpoint under test made (moxin: dreamshaper_8; gacha: ghostmix_v2 and
+# dreamshaper_8), and the report lists the rewrites.
+r=$(tr -d ' \n' < reports/demo-v1/results.json)
+for m in lora_loss lora_loss_notm lora_loss.gacha z.lora_loss_notm; do
+  printf '%s' "$r" | grep -q "\"$m\":" || fail "results.json has no $m"
+done
+printf '%s' "$r" | grep -q '"name":"dreamshaper_8","notm_excluded":\["gacha","moxin"\]' ||
+  printf '%s' "$r" | grep -q '"notm_excluded":\["gacha","moxin"\]' || fail "dreamshaper_8 NoTM exclusions"
+printf '%s' "$r" | grep -q '"notm_excluded":\["gacha"\]' || fail "ghostmix_v2 NoTM exclusions"
+grep -q 'swap_version, add_missing_tags' reports/demo-v1/report.md || fail "report.md lists no fixups"
+grep -q '(TM)' reports/demo-v1/report.md || fail "report.md marks no NoTM cell"
+plan=$("$GHX" plan experiments/demo.toml --json)
+printf '%s' "$plan" | tr -d '\n' | grep -q '"final": "1girl, splash art, (<lora:gachaSplash_v4:0.7>:1.2), dynamic pose, <lora:add_detail:0.8>"' ||
+  fail "plan --json shows no fixed prompt"
 
 # Another folder, same content: same keys (everything cached in this cache).
 mkdir -p elsewhere/deep && cp -r experiments suites models elsewhere/deep/

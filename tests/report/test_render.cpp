@@ -24,7 +24,7 @@ TEST_CASE("rendering the same results twice gives the same bytes", "[report]") {
   CHECK(a.html == b.html);
   CHECK(a.json == b.json);
   CHECK(a.csv == b.csv);
-  CHECK(a.markdown.find("| 1 | ckpt | AutoV2 0123456789 | 1.0000 | 2.5 |") != std::string::npos);
+  CHECK(a.markdown.find("| 1 | ckpt | AutoV2 0123456789 | 1.0000 | [1.0000, 1.0000] | - | 2.5 |") != std::string::npos);
   CHECK(a.csv.substr(0, a.csv.find('\n')) ==
         "rank,checkpoint,identity,score,style_loss,style_loss.anime,style_loss_std,z.style_loss,z.style_loss.anime");
 }
@@ -51,4 +51,19 @@ TEST_CASE("fixed number formats", "[report]") {
   CHECK(report::format_metric(0.25) == "0.25");
   CHECK(report::format_z(-0.0) == "0.0000");
   CHECK(report::format_z(-1.23456) == "-1.2346");
+}
+
+TEST_CASE("fixups: hostile prompt text is escaped in HTML and Markdown; NoTM cells are marked", "[report]") {
+  json r = results("c");
+  r["fixups"] = json::array({{{"section", "lora"}, {"id", "x#0"}, {"original", "<script>alert(1)</script> | {{x}} <lora:a>"},
+                              {"final", "<lora:a:0.8>"}, {"rules", {"default_weight"}}},
+                             {{"section", "lora"}, {"id", "x#0"}, {"checkpoint", "c"}, {"original", "o"}, {"final", "f"},
+                              {"rules", {"exclude_made_with"}}}});
+  report::Rendered out = report::render(r, report::templates_dir());
+  CHECK(out.html.find("<script>") == std::string::npos);
+  CHECK(out.html.find("&lt;script&gt;alert(1)&lt;/script&gt; | {{x}} &lt;lora:a&gt;") != std::string::npos);
+  CHECK(out.markdown.find("| lora | x#0 | \\<script\\>alert(1)\\</script\\> \\| {{x}} \\<lora:a\\> | \\<lora:a:0.8\\> | "
+                          "default_weight |") != std::string::npos);
+  // The per-checkpoint NoTM entry is not a rewrite: it is not listed among the fixups.
+  CHECK(out.markdown.find("| o | f |") == std::string::npos);
 }
