@@ -26,7 +26,9 @@
 #include "models/tokenizer.h"
 #include "plan/plan.h"
 #include "report/render.h"
+#include "report/review_doc.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/strings.h"
 #include "util/version.h"
 
@@ -364,6 +366,8 @@ int cmd_run(const RunArgs& a) {
     for (uint32_t ri : p.report_steps) {
       if (auto bytes = cache->get(p.steps[ri].key)) {
         report::write_report(json::parse(*bytes), out_dir, templates);
+        // What was declared and planned, for `ghx diff` and bundles (no files needed).
+        util::write_file_atomic(out_dir + "/review.json", report::review_document(r, p).dump(2) + "\n");
         report_path = out_dir;
       }
     }

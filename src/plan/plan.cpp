@@ -97,13 +97,16 @@ class Planner {
                                                        util::join(pr.rules, ",")}));
     rep.inputs = aggregates;
     m_plan.report_steps.push_back(m_plan.add(std::move(rep)));
+    m_plan.checkpoint_identity = m_identity;
     return std::move(m_plan);
   }
 
  private:
   std::string hash(const std::string& path, const dsl::SourcePos& pos) {
     try {
-      return m_hasher.sha256(path);
+      std::string sha = m_hasher.sha256(path);
+      m_plan.file_sha256[path] = sha;
+      return sha;
     } catch (const std::exception& e) {
       m_d.error(pos, e.what());
       return "";

@@ -5,6 +5,7 @@
 // topological order (every input precedes its users) and de-duplicated by key.
 // Fails: returns std::nullopt with diagnostics (a pinned sha256 that does not match, an
 // unreadable file). Never: touches the cache, runs anything.
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -51,6 +52,8 @@ struct Plan {
   std::unordered_map<StepKey, uint32_t, StepKeyHash> index;
   std::vector<PromptRecord> prompts;
   std::vector<uint32_t> report_steps;  ///< the final step(s): results of the whole review
+  std::map<std::string, std::string> file_sha256;  ///< every file the plan hashed: path -> SHA-256
+  std::vector<std::string> checkpoint_identity;    ///< per checkpoint, declared order (step keys' identity)
 
   /// Adds a step (computing its key) unless one with the same key exists; returns its index.
   uint32_t add(Step step);
