@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package ghx needs to build and test. Idempotent, non-interactive.
-# Usage: scripts/setup.sh            (build + test dependencies)
+# Usage: scripts/setup.sh            (build dependencies: enough for the demo)
+#        scripts/setup.sh --test     (also what the test suite needs: Chromium for the report test)
 #        scripts/setup.sh --bench    (also the tools bench/ compares against)
 set -euo pipefail
 SUDO=""
@@ -13,7 +14,14 @@ pkgs=(
   libopencv-dev libcli11-dev catch2 nlohmann-json3-dev
   libcpp-httplib-dev libbrotli-dev libkainjow-mustache-dev libarchive-dev libssl-dev sqlite3 libicu-dev zlib1g-dev
 )
-if [ "${1:-}" = "--bench" ]; then pkgs+=(snakemake python3-torch python3-torchvision time); fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) pkgs+=(snakemake python3-torch python3-torchvision time) ;;
+    # The report's screenshot test renders report.html in headless Chromium (with a font).
+    --test) pkgs+=(chromium fonts-dejavu-core) ;;
+    *) echo "usage: scripts/setup.sh [--bench] [--test]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,6 @@
 # all through ctest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh --test
 cd build
 ctest --output-on-failure -j"$(nproc)"

@@ -25,6 +25,7 @@
 #include "models/style.h"
 #include "models/tokenizer.h"
 #include "plan/plan.h"
+#include "report/gallery.h"
 #include "report/render.h"
 #include "report/review_doc.h"
 #include "util/error.h"
@@ -365,7 +366,14 @@ int cmd_run(const RunArgs& a) {
   if (!sum.interrupted && sum.failed == 0) {
     for (uint32_t ri : p.report_steps) {
       if (auto bytes = cache->get(p.steps[ri].key)) {
-        report::write_report(json::parse(*bytes), out_dir, templates);
+        json results = json::parse(*bytes);
+        report::write_report(results, out_dir, templates);
+        size_t missing = report::write_gallery(results, out_dir, [&](const std::string& hex) -> std::optional<std::string> {
+          plan::StepKey key;
+          if (!plan::StepKey::from_hex(hex, &key)) return std::nullopt;
+          return cache->get(key);
+        });
+        if (missing) std::cerr << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
         // What was declared and planned, for `ghx diff` and bundles (no files needed).
         util::write_file_atomic(out_dir + "/review.json", report::review_document(r, p).dump(2) + "\n");
         report_path = out_dir;
@@ -526,6 +534,8 @@ int run_cli(int argc, char** argv) {
 
   SuiteImportArgs suite_import_args;
   auto* suite_import_cmd = add_suite_import(app, suite_import_args);
+
+
 
   ScoreArgs sa;
   auto* score_cmd = app.add_subcommand("score", "Score image files (PNG, JPEG, WebP) you already have");

@@ -707,7 +707,9 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
         std::string clip = m == "clip_score" ? "clip" : m;
         if ((m == "clip_score" || is_preference_metric(m)) && !rv.models.clip(clip))
           r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] " + clip);
-        if ((m == "clip_score" || is_preference_metric(m)) && rv.models.tokenizer.empty())
+        // A declared tokenizer whose file is missing was reported already: one error per cause.
+        bool tokenizer_declared = root.get("models") && root["models"]["tokenizer"];
+        if ((m == "clip_score" || is_preference_metric(m)) && !tokenizer_declared)
           r.error(s.pos, "section '" + s.id + "': metric '" + m + "' needs [models] tokenizer");
       }
       if (wants_style && !t.get("styles") && !t.get("loras"))
@@ -724,7 +726,10 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   for (const auto& c : rv.checkpoints) names.push_back(c.name);
   std::set<std::string> warned;
   for (const auto& sec : rv.sections)
-    if (sec.loras && warned.insert(sec.loras->file).second) warn_unused_fixups(*sec.loras, names, diags);
+    if (sec.loras && warned.insert(sec.loras->file).second) {
+      warn_unused_fixups(*sec.loras, names, diags);
+      warn_unreadable_tags(*sec.loras, diags);
+    }
 
   if (diags.has_errors()) return std::nullopt;
   return rv;

@@ -186,6 +186,23 @@ std::vector<std::pair<std::string, std::string>> notm_exclusions(const Suite& su
   return out;
 }
 
+void warn_unreadable_tags(const Suite& suite, Diagnostics& diags) {
+  for (const Lora& l : suite.loras)
+    for (const Showcase& sc : l.showcase) {
+      if (sc.skip) continue;
+      std::string text = apply_fixups(suite, l, sc).final_text;
+      for (const LoraTag& t : find_lora_tags(text)) {
+        std::string as_read = "<lora:" + t.name;
+        for (const auto& p : t.params) as_read += ":" + p;
+        as_read += ">";
+        std::string raw = text.substr(t.begin, t.end - t.begin);
+        if (raw != as_read)
+          diags.warning(sc.pos, "LoRA '" + l.id + "': tag '" + raw + "' is not written as A1111 reads tags ('" + as_read +
+                                    "'); the webui would ignore it (fix the prompt, or let a rule rewrite it)");
+      }
+    }
+}
+
 void warn_unused_fixups(const Suite& suite, const std::vector<std::string>& checkpoints, Diagnostics& diags) {
   std::vector<bool> used(suite.fixups.size(), false), changed;
   for (const Lora& l : suite.loras)

@@ -59,4 +59,8 @@ std::vector<std::pair<std::string, std::string>> notm_exclusions(const Suite& su
 /// excludes no (checkpoint, LoRA) pair of this review (exclude_made_with).
 void warn_unused_fixups(const Suite& suite, const std::vector<std::string>& checkpoints, Diagnostics& diags);
 
+/// Warns for every tag left in a final showcase prompt that is not written the way A1111 reads
+/// tags (`<lora:NAME:W>`: lowercase `lora`, no spaces): the webui would silently ignore it.
+void warn_unreadable_tags(const Suite& suite, Diagnostics& diags);
+
 }  // namespace ghx::dsl

@@ -19,6 +19,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/png.h"
+#include "util/version.h"
 
 namespace ghx::exec {
 
@@ -230,23 +231,18 @@ class AggregateExecutor : public Executor {
       out_rows.reserve(rows.size());
       for (size_t i = 0; i < rows.size(); ++i) {
         AggregateRow r;
-        std::vector<std::string*> f = {&r.checkpoint, &r.prompt, &r.group, &r.seed};
-        size_t start = 0, k = 0;
-        const std::string& s = *rows[i];
-        for (size_t p = 0; p <= s.size() && k < f.size(); ++p) {
-          if (p == s.size() || s[p] == plan::k_field_sep) {
-            *f[k++] = s.substr(start, p - start);
-            start = p + 1;
-          }
-        }
+        std::vector<std::string> f = plan::split_fields(*rows[i]);
+        if (f.size() != 4) throw Error("aggregate: malformed row parameter");
+        r.checkpoint = f[0], r.prompt = f[1], r.group = f[2], r.seed = f[3];
         r.value = json::parse(*j.inputs[i]).at("value").get<double>();
         out_rows.push_back(std::move(r));
       }
       // NoTM: the (checkpoint, LoRA) pairs a LoRA section's exclude_made_with rule leaves out.
       std::vector<std::pair<std::string, std::string>> notm;
       for (const std::string* e : j.step->params_named("notm_exclude")) {
-        auto sep = e->find(plan::k_field_sep);
-        notm.emplace_back(e->substr(0, sep), sep == std::string::npos ? "" : e->substr(sep + 1));
+        std::vector<std::string> f = plan::split_fields(*e);
+        if (f.size() != 2) throw Error("aggregate: malformed notm_exclude parameter");
+        notm.emplace_back(f[0], f[1]);
       }
       bool has_notm = j.step->find_param("notm") != nullptr;
       return aggregate_json(j.step->param("section"), j.step->param("metric"), j.step->param("variant"), out_rows,
@@ -255,6 +251,57 @@ class AggregateExecutor : public Executor {
     });
   }
 };
+
+/// Contact sheets: per section and prompt, the first image of each checkpoint by step key.
+json gallery_json(const plan::Step& s) {
+  json names = json::array();  // declared order: the order of each row's images
+  for (const std::string* c : s.params_named("checkpoint")) names.push_back(plan::split_fields(*c).at(0));
+  json sections = json::array();
+  for (const std::string* g : s.params_named("gallery")) {
+    std::vector<std::string> f = plan::split_fields(*g);
+    if (f.size() < 4) throw Error("report: malformed gallery parameter");
+    if (sections.empty() || sections.back()["section"] != f[0])
+      sections.push_back({{"section", f[0]}, {"seed", f[3]}, {"checkpoints", names}, {"rows", json::array()}});
+    sections.back()["rows"].push_back({{"prompt", f[1]}, {"text", f[2]}, {"images", std::vector<std::string>(f.begin() + 4, f.end())}});
+  }
+  return sections;
+}
+
+/// What produced these results: tool, libtorch (when the review used a model), models by
+/// content, seeds per section, the plan's size and this step's key.
+json provenance_json(const plan::Step& s) {
+  json p;
+  p["tool"] = std::string("ghx ") + GHX_VERSION + " (" + GHX_GIT_COMMIT + ")";
+  p["libtorch"] = "not used";
+  if (s.param("torch") == "1") {
+    try {
+      p["libtorch"] = models::torch_description();
+    } catch (const std::exception& e) {
+      p["libtorch"] = std::string("unavailable: ") + e.what();
+    }
+  }
+  p["report_key"] = s.key.hex();
+  json models = json::array(), seeds = json::array(), steps = json::object();
+  for (const std::string* m : s.params_named("model")) {
+    std::vector<std::string> f = plan::split_fields(*m);
+    if (f.size() != 2) throw Error("report: malformed model parameter");
+    models.push_back({{"entry", f[0]}, {"sha256", f[1]}, {"autov2", f[1].substr(0, 10)}});
+  }
+  for (const std::string* m : s.params_named("seeds")) {
+    std::vector<std::string> f = plan::split_fields(*m);
+    if (f.size() != 3) throw Error("report: malformed seeds parameter");
+    seeds.push_back({{"section", f[0]}, {"first", std::stoll(f[1])}, {"count", std::stoll(f[2])}});
+  }
+  for (const std::string* m : s.params_named("steps")) {
+    std::vector<std::string> f = plan::split_fields(*m);
+    if (f.size() != 2) throw Error("report: malformed steps parameter");
+    steps[f[0]] = std::stoll(f[1]);
+  }
+  p["models"] = std::move(models);
+  p["seeds"] = std::move(seeds);
+  p["steps"] = std::move(steps);
+  return p;
+}
 
 class ReportExecutor : public Executor {
  public:
@@ -277,13 +324,7 @@ class ReportExecutor : public Executor {
       // Every prompt a fixup rule rewrote (and NoTM's per-checkpoint entries), in plan order.
       json fixups = json::array();
       for (const std::string* f : j.step->params_named("fixup")) {
-        std::vector<std::string> v;
-        size_t start = 0;
-        for (size_t p = 0; p <= f->size(); ++p)
-          if (p == f->size() || (*f)[p] == plan::k_field_sep) {
-            v.push_back(f->substr(start, p - start));
-            start = p + 1;
-          }
+        std::vector<std::string> v = plan::split_fields(*f);
         if (v.size() != 6) throw Error("report: malformed fixup parameter");
         json rules = json::array();
         for (size_t a = 0, b; a < v[5].size(); a = b + 1) {
@@ -296,6 +337,8 @@ class ReportExecutor : public Executor {
         fixups.push_back(std::move(o));
       }
       results["fixups"] = std::move(fixups);
+      results["gallery"] = gallery_json(*j.step);
+      results["provenance"] = provenance_json(*j.step);
       return results.dump();
     });
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "dsl/lora.h"
 #include "models/clip.h"
@@ -71,9 +72,20 @@ class Planner {
 
   std::optional<Plan> run() {
     hash_checkpoints();
-    if (m_r.models.vgg19) m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
-    for (const auto& [name, m] : m_r.models.clips) load_clip(name, m);
-    for (const auto& [name, m] : m_r.models.heads) m_head_sha[name] = hash(m.file, m.pos);
+    // Only models some section uses are hashed and reported.
+    bool style = false;
+    std::set<std::string> clips, heads;
+    for (const auto& sec : m_r.sections)
+      for (const auto& m : sec.metrics) {
+        if (m == "style_loss") style = true;
+        else if (const dsl::ModelFile* h = m_r.models.head(m)) heads.insert(m), clips.insert(h->clip);
+        else clips.insert(dsl::is_preference_metric(m) ? m : "clip");
+      }
+    if (m_r.models.vgg19 && style) m_model_sha["vgg19"] = m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
+    for (const auto& [name, m] : m_r.models.clips)
+      if (clips.count(name)) load_clip(name, m);
+    for (const auto& [name, m] : m_r.models.heads)
+      if (heads.count(name)) m_model_sha[name] = m_head_sha[name] = hash(m.file, m.pos);
     if (!m_r.models.tokenizer.empty()) m_tokenizer_sha = hash(m_r.models.tokenizer, dsl::SourcePos{m_r.file, 0, 0});
     if (m_d.has_errors()) return std::nullopt;
 
@@ -91,6 +103,17 @@ class Planner {
     rep.params.emplace_back("statistics.seed", std::to_string(m_r.statistics.seed));
     for (size_t i = 0; i < m_r.checkpoints.size(); ++i)
       rep.params.emplace_back("checkpoint", join_fields({m_r.checkpoints[i].name, m_identity[i]}));
+    // What the report shows beyond the statistics: seeds per section, the plan's size, the
+    // models by content, and the first image of every prompt and checkpoint (contact sheets).
+    for (const auto& sec : m_r.sections)
+      rep.params.emplace_back("seeds", join_fields({sec.id, std::to_string(m_r.seed),
+                                                     std::to_string(sec.generation.images_per_prompt())}));
+    std::map<std::string, int64_t> by_kind;
+    for (const auto& st : m_plan.steps) ++by_kind[kind_name(st.kind)];
+    for (const auto& [k, n] : by_kind) rep.params.emplace_back("steps", join_fields({k, std::to_string(n)}));
+    for (const auto& [name, sha] : m_model_sha) rep.params.emplace_back("model", join_fields({name, sha}));
+    rep.params.emplace_back("torch", m_model_sha.empty() ? "0" : "1");
+    for (const auto& g : m_gallery) rep.params.emplace_back("gallery", g);
     for (const auto& pr : m_plan.prompts)
       if (!pr.rules.empty())
         rep.params.emplace_back("fixup", join_fields({pr.section, pr.id, pr.checkpoint, pr.original, pr.final_text,
@@ -157,6 +180,7 @@ class Planner {
                 {"layout", m.layout.empty() ? "auto" : m.layout},
                 {"activation", m.activation.empty() ? e.config.activation : m.activation}};
     e.context = {{"model.path", m.file}, {"arch.path", m.arch}, {"model.entry", name}};
+    m_model_sha[name] = sha;
     m_clips[name] = std::move(e);
   }
 
@@ -346,6 +370,11 @@ class Planner {
       }
       aggregates.push_back(m_plan.add(std::move(agg)));
     }
+    for (const auto& item : items) {
+      std::vector<std::string> row = {sec.id, item.id, item.text, std::to_string(m_r.seed)};
+      for (size_t ci = 0; ci < m_r.checkpoints.size(); ++ci) row.push_back(m_plan.steps[generate(sec, item, ci, 0)].key.hex());
+      m_gallery.push_back(util::join(row, std::string(1, k_field_sep)));
+    }
   }
 
   const dsl::Review& m_r;
@@ -356,9 +385,22 @@ class Planner {
   std::string m_vgg_sha, m_tokenizer_sha;
   std::map<std::string, std::string> m_head_sha;  // head entry -> weights sha256
   std::map<std::string, ClipEntry> m_clips;       // CLIP entry -> identity
+  std::map<std::string, std::string> m_model_sha;  // [models] entry -> weights sha256 (used ones)
+  std::vector<std::string> m_gallery;              // report: first image of each prompt per checkpoint
 };
 
 }  // namespace
+
+std::vector<std::string> split_fields(const std::string& value) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t p = 0; p <= value.size(); ++p)
+    if (p == value.size() || value[p] == k_field_sep) {
+      out.push_back(value.substr(start, p - start));
+      start = p + 1;
+    }
+  return out;
+}
 
 const std::string* Step::find_param(std::string_view name) const { return find_in(params, name); }
 const std::string* Step::find_context(std::string_view name) const { return find_in(context, name); }

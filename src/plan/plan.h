@@ -20,6 +20,8 @@ namespace ghx::plan {
 
 /// Separates fields inside one parameter value (aggregate rows); never appears in names.
 constexpr char k_field_sep = '\x1f';
+/// The fields of a value joined with k_field_sep.
+std::vector<std::string> split_fields(const std::string& value);
 
 struct Step {
   StepKind kind = StepKind::generate;

@@ -90,6 +90,70 @@ std::string format_interval(const json& ci, bool z) {
 
 std::string percent(double share) { return std::isnan(share) ? "n/a" : util::fixed_double(100.0 * share, 1) + "%"; }
 
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string px(double v) { return util::fixed_double(v, 1); }
+
+/// One horizontal bar per checkpoint (in rank order) with its bootstrap interval as a whisker.
+/// Inline SVG, no script: text and axes use currentColor, so the page's light or dark scheme
+/// colours them; the bars' blue reads on both.
+std::string bar_chart(const json& results, const std::string& metric, bool is_score) {
+  struct Bar {
+    std::string name;
+    double v, lo, hi;
+  };
+  std::vector<Bar> bars;
+  for (const auto& c : results["checkpoints"]) {
+    double v = is_score ? num(c["score"]) : c["metrics"].contains(metric) ? num(c["metrics"][metric]) : std::nan("");
+    if (std::isnan(v)) continue;
+    Bar b{c["name"].get<std::string>(), v, v, v};
+    std::string ck = is_score ? "score" : metric;
+    if (c.contains("ci") && c["ci"].contains(ck) && c["ci"][ck].is_array()) b.lo = num(c["ci"][ck][0]), b.hi = num(c["ci"][ck][1]);
+    bars.push_back(b);
+  }
+  if (bars.empty()) return "";
+  double lo = 0, hi = 0;
+  for (const auto& b : bars) lo = std::min({lo, b.v, b.lo}), hi = std::max({hi, b.v, b.hi});
+  if (hi == lo) hi = lo + 1;
+  const double label_w = 190, plot_w = 380, value_w = 90, row_h = 22, top = 8;
+  const double w = label_w + plot_w + value_w, h = top + row_h * static_cast<double>(bars.size()) + 8;
+  auto x = [&](double v) { return label_w + (v - lo) / (hi - lo) * plot_w; };
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 " + px(w) + " " + px(h) +
+                    "\" width=\"" + px(w) + "\" height=\"" + px(h) + "\" role=\"img\" aria-label=\"" + xml_escape(metric) + "\">";
+  svg += "<line x1=\"" + px(x(0)) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x(0)) + "\" y2=\"" + px(h - 4) +
+         "\" stroke=\"currentColor\" stroke-opacity=\"0.5\"/>";
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    double y = top + row_h * static_cast<double>(i);
+    double x0 = std::min(x(0), x(b.v)), x1 = std::max(x(0), x(b.v));
+    svg += "<text x=\"" + px(label_w - 8) + "\" y=\"" + px(y + 15) + "\" text-anchor=\"end\" fill=\"currentColor\">" +
+           xml_escape(b.name) + "</text>";
+    svg += "<rect x=\"" + px(x0) + "\" y=\"" + px(y + 4) + "\" width=\"" + px(std::max(x1 - x0, 1.0)) + "\" height=\"" +
+           px(row_h - 8) + "\" fill=\"#4f86d9\" fill-opacity=\"0.85\"/>";
+    if (b.hi > b.lo) {
+      double ym = y + row_h / 2;
+      svg += "<path d=\"M" + px(x(b.lo)) + " " + px(ym) + "H" + px(x(b.hi)) + "M" + px(x(b.lo)) + " " + px(ym - 5) + "v10M" +
+             px(x(b.hi)) + " " + px(ym - 5) + "v10\" stroke=\"currentColor\" stroke-width=\"1.5\" fill=\"none\"/>";
+    }
+    svg += "<text x=\"" + px(label_w + plot_w + 8) + "\" y=\"" + px(y + 15) + "\" fill=\"currentColor\">" +
+           (is_score ? format_z(b.v) : format_metric(b.v)) + "</text>";
+  }
+  return svg + "</svg>";
+}
+
 data build_view(const json& results) {
   data view;
   const json& ex = results["experiment"];
@@ -103,9 +167,15 @@ data build_view(const json& results) {
   for (const auto& m : metrics)
     if (m.find('.') == std::string::npos || (is_z(m) && m.find('.', 2) == std::string::npos)) headline.push_back(m);
 
-  data head{data::type::list};
-  for (const auto& m : headline) head.push_back(data("name", m));
+  // The ranking table holds the means; z-scores and seed spread go to a details table.
+  auto is_spread = [](const std::string& m) { return m.size() > 4 && m.compare(m.size() - 4, 4, "_std") == 0; };
+  std::vector<std::string> means, details;
+  for (const auto& m : headline) (is_z(m) || is_spread(m) ? details : means).push_back(m);
+  data head{data::type::list}, dhead{data::type::list};
+  for (const auto& m : means) head.push_back(data("name", m));
+  for (const auto& m : details) dhead.push_back(data("name", m));
   view.set("metric_headers", head);
+  view.set("detail_headers", dhead);
 
   data rows{data::type::list};
   for (const auto& c : results["checkpoints"]) {
@@ -119,12 +189,16 @@ data build_view(const json& results) {
     std::string excluded;
     for (const auto& l : c.value("notm_excluded", json::array())) excluded += (excluded.empty() ? "" : ", ") + l.get<std::string>();
     row.set("notm_excluded", excluded.empty() ? "-" : excluded);
-    data cells{data::type::list};
-    for (const auto& m : headline) {
-      double v = c["metrics"].contains(m) ? num(c["metrics"][m]) : std::nan("");
-      cells.push_back(data("value", is_z(m) ? format_z(v) : format_metric(v)));
-    }
-    row.set("cells", cells);
+    auto cells_of = [&](const std::vector<std::string>& names) {
+      data cells{data::type::list};
+      for (const auto& m : names) {
+        double v = c["metrics"].contains(m) ? num(c["metrics"][m]) : std::nan("");
+        cells.push_back(data("value", is_z(m) ? format_z(v) : format_metric(v)));
+      }
+      return cells;
+    };
+    row.set("cells", cells_of(means));
+    row.set("detail_cells", cells_of(details));
     rows.push_back(row);
   }
   view.set("checkpoints", rows);
@@ -198,6 +272,102 @@ data build_view(const json& results) {
     }
   view.set("variance", var);
   view.set("has_variance", !var.is_empty_list());
+
+  // Charts: the score, then every headline metric (no per-group breakdown, no spread, no z).
+  data charts{data::type::list};
+  {
+    data c;
+    c.set("title", "score (higher is better)");
+    c.set("svg", bar_chart(results, "score", true));
+    charts.push_back(c);
+  }
+  for (const auto& m : means) {
+    data c;
+    bool lower = m.rfind("style_loss", 0) == 0 || m.rfind("lora_loss", 0) == 0;
+    c.set("title", m + (lower ? " (lower is better)" : " (higher is better)"));
+    c.set("svg", bar_chart(results, m, false));
+    charts.push_back(c);
+  }
+  view.set("charts", charts);
+
+  // Contact sheets: prompt x checkpoint, the first image of each, linked to the full size.
+  data sheets{data::type::list};
+  for (const auto& sec : results.value("gallery", json::array())) {
+    data sheet;
+    sheet.set("section", sec["section"].get<std::string>());
+    sheet.set("seed", sec["seed"].get<std::string>());
+    data heads{data::type::list};
+    for (const auto& n : sec.value("checkpoints", json::array())) heads.push_back(data("name", n.get<std::string>()));
+    sheet.set("headers", heads);
+    data rows{data::type::list};
+    for (const auto& r : sec["rows"]) {
+      data row;
+      row.set("prompt", r["prompt"].get<std::string>());
+      row.set("text", r["text"].get<std::string>());
+      row.set("text_md", md_cell(r["text"].get<std::string>()));
+      data cells{data::type::list};
+      for (const auto& k : r["images"]) {
+        std::string key = k.get<std::string>();
+        data cell;
+        cell.set("thumb", "thumbs/" + key + ".png");
+        cell.set("full", "images/" + key + ".png");
+        cells.push_back(cell);
+      }
+      row.set("cells", cells);
+      rows.push_back(row);
+    }
+    sheet.set("rows", rows);
+    sheets.push_back(sheet);
+  }
+  view.set("sheets", sheets);
+  view.set("has_sheets", !sheets.is_empty_list());
+
+  // Provenance: what produced these numbers.
+  if (results.contains("provenance")) {
+    const json& pv = results["provenance"];
+    view.set("tool", pv.value("tool", ""));
+    view.set("libtorch", pv.value("libtorch", ""));
+    view.set("report_key", pv.value("report_key", ""));
+    data models{data::type::list};
+    for (const auto& m : pv.value("models", json::array())) {
+      data row;
+      row.set("entry", m["entry"].get<std::string>());
+      row.set("sha256", m["sha256"].get<std::string>());
+      row.set("autov2", m["autov2"].get<std::string>());
+      models.push_back(row);
+    }
+    view.set("models", models);
+    data seeds{data::type::list};
+    for (const auto& sd : pv.value("seeds", json::array())) {
+      data row;
+      int64_t first = sd["first"].get<int64_t>(), count = sd["count"].get<int64_t>();
+      row.set("section", sd["section"].get<std::string>());
+      row.set("seeds", std::to_string(first) + ".." + std::to_string(first + count - 1) + " (" + std::to_string(count) +
+                           " images per prompt)");
+      seeds.push_back(row);
+    }
+    view.set("seed_rows", seeds);
+    data steps{data::type::list};
+    int64_t total = 1;  // the report step itself
+    for (auto it = pv["steps"].begin(); it != pv["steps"].end(); ++it) {
+      data row;
+      row.set("kind", it.key());
+      row.set("count", std::to_string(it.value().get<int64_t>()));
+      steps.push_back(row);
+      total += it.value().get<int64_t>();
+    }
+    view.set("step_rows", steps);
+    view.set("step_total", std::to_string(total));
+    view.set("has_provenance", true);
+  }
+  data ckids{data::type::list};
+  for (const auto& c : results["checkpoints"]) {
+    data row;
+    row.set("name", c["name"].get<std::string>());
+    row.set("identity", c["identity"].get<std::string>());
+    ckids.push_back(row);
+  }
+  view.set("checkpoint_ids", ckids);
 
   data fixes{data::type::list};
   for (const auto& f : results.value("fixups", json::array())) {

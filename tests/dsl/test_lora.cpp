@@ -217,3 +217,20 @@ from = "a"
   CHECK(out.find("bad.toml:10:8: error: unknown fixup kind 'swap_verison'") != std::string::npos);
   CHECK(out.find("bad.toml:11:1: error: missing required key 'to' in [[fixup]] swap_version") != std::string::npos);
 }
+
+TEST_CASE("a final prompt with a tag A1111 cannot read is a warning", "[lora]") {
+  dsl::Suite s;
+  s.loras = {lora("moxin", "Moxin_10")};
+  s.loras[0].showcase = {show("river, < LoRA:Moxin_10 : 0.6>"), show("<lora:Moxin_10:0.6>, river")};
+  s.loras[0].showcase[0].pos = {"s.toml", 9, 1};
+  dsl::Diagnostics d;
+  dsl::warn_unreadable_tags(s, d);
+  REQUIRE(d.all().size() == 1);
+  CHECK(d.format_all().find("s.toml:9:1: warning: LoRA 'moxin': tag '< LoRA:Moxin_10 : 0.6>' is not written as A1111 "
+                            "reads tags ('<lora:Moxin_10:0.6>')") != std::string::npos);
+  // A rule that rewrites the tag writes it canonically: no warning left.
+  s.fixups = {rule(FixupKind::swap_version, 0.8, "moxin_10", "Moxin_10")};
+  dsl::Diagnostics d2;
+  dsl::warn_unreadable_tags(s, d2);
+  CHECK(d2.all().empty());
+}

@@ -7,7 +7,7 @@ out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field executed "$out")" 525 "first run executed"
 expect_eq "$(json_field failed "$out")" 0 "first run failed"
 expect_eq "$(json_field report "$out")" '"reports/demo-v1"' "report folder"
-mkdir first && cp reports/demo-v1/* first/
+mkdir first && cp -r reports/demo-v1/* first/
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field executed "$out")" 0 "second run executed"
@@ -32,6 +32,17 @@ plan=$("$GHX" plan experiments/demo.toml --json)
 printf '%s' "$plan" | tr -d '\n' | grep -q '"final": "1girl, splash art, (<lora:gachaSplash_v4:0.7>:1.2), dynamic pose, <lora:add_detail:0.8>"' ||
   fail "plan --json shows no fixed prompt"
 
+# Explain the generate step of a LoRA prompt (its key from the contact sheet in results.json):
+# the suite's text, the fixed text and the rules; and NoTM for a checkpoint that made it.
+key=$(tr -d ' \n' < reports/demo-v1/results.json | grep -o '"images":\["[0-9a-f]*"[^]]*\],"prompt":"gacha#0"' |
+      grep -o '[0-9a-f]\{32\}' | sed -n 1p)
+[ -n "$key" ] || fail "no contact-sheet key for gacha#0"
+"$GHX" plan experiments/demo.toml --explain "$key" > explain_lora.txt
+grep -qF 'prompt (suite): 1girl, splash art, (<lora:gachaSplash_v3:0.7>:1.2), dynamic pose' explain_lora.txt ||
+  fail "explain shows no suite prompt: $(cat explain_lora.txt)"
+grep -qF 'fixups: swap_version, add_missing_tags' explain_lora.txt || fail "explain shows no fixups"
+grep -qF 'NoTM: this checkpoint made' explain_lora.txt || fail "explain shows no NoTM (ghostmix_v2 made gacha)"
+
 # Another folder, same content: same keys (everything cached in this cache).
 mkdir -p elsewhere/deep && cp -r experiments suites models elsewhere/deep/
 out=$("$GHX" plan elsewhere/deep/experiments/demo.toml --json --cache cache)
@@ -48,9 +59,11 @@ sed -i 's/pixel art castle, 8-bit/pixel art castle, 16-bit/' suites/styles_demo.
 # Rebuild the cache from nothing: the report is the same bytes.
 rm -rf cache reports
 "$GHX" run experiments/demo.toml --json >/dev/null 2>&1
-for f in report.md report.html results.json results.csv; do
+for f in report.md report.html results.json results.csv review.json; do
   cmp -s "first/$f" "reports/demo-v1/$f" || fail "$f differs after rebuilding the cache"
 done
+diff -r first/thumbs reports/demo-v1/thumbs >/dev/null || fail "thumbnails differ after rebuilding the cache"
+diff -r first/images reports/demo-v1/images >/dev/null || fail "contact-sheet images differ after rebuilding the cache"
 
 # Explain a step by key prefix (the first hex digit that names some step).
 for d in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
