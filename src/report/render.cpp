@@ -406,14 +406,31 @@ Rendered render(const json& results, const std::string& templates) {
   r.html = render_template(templates, "report.html.mustache", view);
   r.json = results.dump(2) + "\n";
   std::vector<std::string> metrics = metric_names(results);
+  // The bootstrap intervals, as two columns per number that has one (score first).
+  std::vector<std::string> with_ci;
+  {
+    std::set<std::string> names;
+    for (const auto& c : results["checkpoints"])
+      if (c.contains("ci"))
+        for (auto it = c["ci"].begin(); it != c["ci"].end(); ++it) names.insert(it.key());
+    if (names.count("score")) with_ci.push_back("score");
+    for (const auto& m : metrics)
+      if (names.count(m)) with_ci.push_back(m);
+  }
   r.csv = "rank,checkpoint,identity,score";
   for (const auto& m : metrics) r.csv += "," + csv_field(m);
+  for (const auto& m : with_ci) r.csv += "," + csv_field(m + ".ci_lo") + "," + csv_field(m + ".ci_hi");
   r.csv += "\n";
   for (const auto& c : results["checkpoints"]) {
     r.csv += std::to_string(c["rank"].get<int>()) + "," + csv_field(c["name"].get<std::string>()) + "," +
              csv_field(c["identity"].get<std::string>()) + "," + util::shortest_double(num(c["score"]));
     for (const auto& m : metrics)
       r.csv += "," + (c["metrics"].contains(m) ? util::shortest_double(num(c["metrics"][m])) : std::string());
+    for (const auto& m : with_ci) {
+      bool has = c.contains("ci") && c["ci"].contains(m) && c["ci"][m].is_array() && c["ci"][m].size() == 2;
+      r.csv += "," + (has ? util::shortest_double(num(c["ci"][m][0])) : std::string());
+      r.csv += "," + (has ? util::shortest_double(num(c["ci"][m][1])) : std::string());
+    }
     r.csv += "\n";
   }
   return r;

@@ -4,6 +4,7 @@
 #include "exec/statistics.h"
 #include "report/render.h"
 #include "support.h"
+#include "util/strings.h"
 
 using namespace ghx;
 using nlohmann::json;
@@ -26,7 +27,16 @@ TEST_CASE("rendering the same results twice gives the same bytes", "[report]") {
   CHECK(a.csv == b.csv);
   CHECK(a.markdown.find("| 1 | ckpt | AutoV2 0123456789 | 1.0000 | [1.0000, 1.0000] | - | 2.5 |") != std::string::npos);
   CHECK(a.csv.substr(0, a.csv.find('\n')) ==
-        "rank,checkpoint,identity,score,style_loss,style_loss.anime,style_loss_std,z.style_loss,z.style_loss.anime");
+        "rank,checkpoint,identity,score,style_loss,style_loss.anime,style_loss_std,z.style_loss,z.style_loss.anime,"
+        "score.ci_lo,score.ci_hi,style_loss.ci_lo,style_loss.ci_hi,style_loss.anime.ci_lo,style_loss.anime.ci_hi,"
+        "z.style_loss.ci_lo,z.style_loss.ci_hi,z.style_loss.anime.ci_lo,z.style_loss.anime.ci_hi");
+  // The same numbers as results.json: the score interval of the first row.
+  json res = results("ckpt");
+  std::string row1 = a.csv.substr(a.csv.find('\n') + 1);
+  row1 = row1.substr(0, row1.find('\n'));
+  const json& ci = res["checkpoints"][0]["ci"]["score"];
+  CHECK(row1.find("," + util::shortest_double(ci[0].get<double>()) + "," + util::shortest_double(ci[1].get<double>()) +
+                  ",") != std::string::npos);
 }
 
 TEST_CASE("hostile names are escaped in HTML and quoted in CSV", "[report]") {
