@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
+#include "cli/diff_cmd.h"
 #include "cli/models_hash.h"
 #include "cli/score.h"
 #include "cli/suite_import.h"
@@ -535,6 +536,8 @@ int run_cli(int argc, char** argv) {
   SuiteImportArgs suite_import_args;
   auto* suite_import_cmd = add_suite_import(app, suite_import_args);
 
+  DiffArgs diff_args;
+  auto* diff_cmd = add_diff(app, diff_args);
 
 
   ScoreArgs sa;
@@ -582,6 +585,7 @@ int run_cli(int argc, char** argv) {
     if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
     if (*suite_import_cmd) return cmd_suite_import(suite_import_args);
+    if (*diff_cmd) return cmd_diff(diff_args);
     if (*style_cmd) return score_style(sa);
     if (*aes_cmd) return score_clip_family(sa, true);
     if (*clip_cmd) return score_clip_family(sa, false);

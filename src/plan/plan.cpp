@@ -295,13 +295,13 @@ class Planner {
       for (const auto& f : sec.loras->fixups) has_notm |= f.kind == dsl::FixupKind::exclude_made_with;
     }
     for (const auto& it : items) {
-      m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, it.fixed.rules, ""});
+      m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, it.fixed.rules, "", it.negative});
       // NoTM makes a LoRA's prompts count differently for the checkpoints that made its showcase.
       for (const auto& [ck, lora] : notm) {
         if (lora != it.group) continue;
         std::vector<std::string> rules = it.fixed.rules;
         rules.push_back(dsl::to_string(dsl::FixupKind::exclude_made_with));
-        m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, rules, ck});
+        m_plan.prompts.push_back({sec.id, it.id, it.fixed.original, it.fixed.final_text, rules, ck, it.negative});
       }
     }
 

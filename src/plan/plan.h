@@ -47,6 +47,7 @@ struct PromptRecord {
   std::string final_text;
   std::vector<std::string> rules;
   std::string checkpoint;  ///< set only where the final text differs per checkpoint
+  std::string negative;    ///< the negative prompt it is generated with
 };
 
 struct Plan {

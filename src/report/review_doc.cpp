@@ -124,7 +124,8 @@ json review_document(const dsl::Review& r, const plan::Plan& p) {
 
   json prompts = json::array();
   for (const auto& pr : p.prompts) {
-    json o = {{"section", pr.section}, {"id", pr.id}, {"original", pr.original}, {"final", pr.final_text}, {"rules", pr.rules}};
+    json o = {{"section", pr.section}, {"id", pr.id},       {"original", pr.original},
+              {"final", pr.final_text}, {"rules", pr.rules}, {"negative", pr.negative}};
     if (!pr.checkpoint.empty()) o["checkpoint"] = pr.checkpoint;
     prompts.push_back(std::move(o));
   }
