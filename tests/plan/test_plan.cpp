@@ -8,6 +8,7 @@
 #include "dsl/loader.h"
 #include "plan/plan.h"
 #include "support.h"
+#include "support/plan_support.h"
 
 using namespace ghx;
 namespace fs = std::filesystem;
@@ -26,15 +27,9 @@ class MapMemo : public plan::HashMemo {
 };
 
 plan::Plan plan_of(const std::string& exp, plan::HashMemo* memo = nullptr, size_t* files_read = nullptr) {
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(exp, d);
-  INFO(d.format_all());
-  REQUIRE(r);
-  plan::FileHasher h(memo);
-  auto p = plan::build_plan(*r, h, d);
-  REQUIRE(p);
-  if (files_read) *files_read = h.files_read();
-  return std::move(*p);
+  test::Planned p = test::load_and_plan(exp, memo);
+  if (files_read) *files_read = p.files_read;
+  return std::move(p.plan);
 }
 
 std::set<std::string> keys(const plan::Plan& p) {

@@ -11,6 +11,7 @@
 #include "models/tokenizer.h"
 #include "plan/plan.h"
 #include "support.h"
+#include "support/plan_support.h"
 
 using namespace ghx;
 
@@ -44,17 +45,7 @@ skip = true
   return t / "experiment.toml";
 }
 
-plan::Plan plan_of(const std::string& exp) {
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(exp, d);
-  INFO(d.format_all());
-  REQUIRE(r);
-  plan::FileHasher h(nullptr);
-  auto p = plan::build_plan(*r, h, d);
-  INFO(d.format_all());
-  REQUIRE(p);
-  return std::move(*p);
-}
+plan::Plan plan_of(const std::string& exp) { return test::load_and_plan(exp).plan; }
 
 std::map<std::string, int> count(const plan::Plan& p, plan::StepKind k, const char* param) {
   std::map<std::string, int> m;

@@ -9,6 +9,7 @@
 #include "dsl/loader.h"
 #include "plan/plan.h"
 #include "support.h"
+#include "support/plan_support.h"
 
 using namespace ghx;
 namespace fs = std::filesystem;
@@ -70,15 +71,9 @@ metrics = ["style_loss"]
 }
 
 plan::Plan plan_of(const std::string& exp, std::string* warnings = nullptr) {
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(exp, d);
-  INFO(d.format_all());
-  REQUIRE(r);
-  plan::FileHasher h(nullptr);
-  auto p = plan::build_plan(*r, h, d);
-  REQUIRE(p);
-  if (warnings) *warnings = d.format_all();
-  return std::move(*p);
+  test::Planned p = test::load_and_plan(exp);
+  if (warnings) *warnings = p.diagnostics;
+  return std::move(p.plan);
 }
 
 std::vector<const plan::Step*> of_kind(const plan::Plan& p, plan::StepKind k) {

@@ -12,6 +12,7 @@
 #include "dsl/loader.h"
 #include "plan/plan.h"
 #include "support.h"
+#include "support/plan_support.h"
 #include "util/png_text.h"
 
 using namespace ghx;
@@ -64,23 +65,8 @@ std::string write_review_v1(const std::string& root) {
   return root + "/experiments/review_v1.toml";
 }
 
-struct Loaded {
-  dsl::Review review;
-  plan::Plan plan;
-  std::string diagnostics;  ///< everything the loader and planner printed (warnings included)
-};
-
-Loaded load_and_plan(const std::string& exp) {
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(exp, d);
-  INFO(d.format_all());
-  REQUIRE(r);
-  plan::FileHasher h(nullptr);
-  auto p = plan::build_plan(*r, h, d);
-  INFO(d.format_all());
-  REQUIRE(p);
-  return {std::move(*r), std::move(*p), d.format_all()};
-}
+using Loaded = test::Planned;
+using test::load_and_plan;
 
 const dsl::Section& section(const dsl::Review& r, const std::string& id) {
   for (const auto& s : r.sections)
