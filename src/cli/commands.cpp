@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache.h"
+#include "cli/bundle_cmd.h"
 #include "cli/diff_cmd.h"
 #include "cli/models_hash.h"
 #include "cli/score.h"
@@ -539,6 +540,10 @@ int run_cli(int argc, char** argv) {
   DiffArgs diff_args;
   auto* diff_cmd = add_diff(app, diff_args);
 
+  BundleArgs bundle_args;
+  auto* bundle_cmd = add_bundle(app, bundle_args);
+  VerifyArgs verify_args;
+  auto* verify_cmd = add_verify(app, verify_args);
 
   ScoreArgs sa;
   auto* score_cmd = app.add_subcommand("score", "Score image files (PNG, JPEG, WebP) you already have");
@@ -586,6 +591,8 @@ int run_cli(int argc, char** argv) {
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
     if (*suite_import_cmd) return cmd_suite_import(suite_import_args);
     if (*diff_cmd) return cmd_diff(diff_args);
+    if (*bundle_cmd) return cmd_bundle(bundle_args);
+    if (*verify_cmd) return cmd_verify(verify_args);
     if (*style_cmd) return score_style(sa);
     if (*aes_cmd) return score_clip_family(sa, true);
     if (*clip_cmd) return score_clip_family(sa, false);

@@ -207,7 +207,11 @@ class RoutingExecutor : public Executor {
       for (size_t i : idx) sub.push_back(jobs[i]);
       std::vector<Outcome> got;
       it->second->run(sub, got);
-      for (size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(got[k]);
+      for (size_t k = 0; k < idx.size(); ++k) {
+        // Where it ran is the routed executor's device, not the router's (the first route's).
+        if (got[k].device.empty()) got[k].device = it->second->device();
+        out[idx[k]] = std::move(got[k]);
+      }
     }
   }
 

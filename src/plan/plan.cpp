@@ -391,16 +391,7 @@ class Planner {
 
 }  // namespace
 
-std::vector<std::string> split_fields(const std::string& value) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t p = 0; p <= value.size(); ++p)
-    if (p == value.size() || value[p] == k_field_sep) {
-      out.push_back(value.substr(start, p - start));
-      start = p + 1;
-    }
-  return out;
-}
+std::vector<std::string> split_fields(const std::string& value) { return util::split(value, k_field_sep); }
 
 const std::string* Step::find_param(std::string_view name) const { return find_in(params, name); }
 const std::string* Step::find_context(std::string_view name) const { return find_in(context, name); }

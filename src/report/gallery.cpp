@@ -10,34 +10,45 @@
 
 namespace ghx::report {
 
-size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source) {
+std::vector<std::string> gallery_keys(const nlohmann::json& results) {
   std::set<std::string> keys;
   for (const auto& sec : results.value("gallery", nlohmann::json::array()))
-    for (const auto& row : sec["rows"])
-      for (const auto& k : row["images"]) keys.insert(k.get<std::string>());
+    for (const auto& row : sec.value("rows", nlohmann::json::array()))
+      for (const auto& k : row.value("images", nlohmann::json::array())) {
+        if (!k.is_string()) continue;
+        std::string key = k.get<std::string>();
+        if (key.size() == 32 && key.find_first_not_of("0123456789abcdef") == std::string::npos) keys.insert(key);
+      }
+  return {keys.begin(), keys.end()};
+}
+
+GalleryImage gallery_image(const std::string& bytes, const std::string& what) {
+  cv::Mat img = util::decode_image(bytes, what);
+  static const std::string k_png_magic = "\x89PNG\r\n\x1a\n";
+  GalleryImage g;
+  g.full_png = bytes.compare(0, 8, k_png_magic) == 0 ? bytes : util::encode_png(img);
+  double f = static_cast<double>(k_thumbnail_side) / std::max(img.cols, img.rows);
+  cv::Mat thumb = img;
+  if (f < 1)
+    cv::resize(img, thumb,
+               cv::Size(std::max(1, static_cast<int>(img.cols * f + 0.5)), std::max(1, static_cast<int>(img.rows * f + 0.5))),
+               0, 0, cv::INTER_AREA);
+  g.thumb_png = util::encode_png(thumb);
+  return g;
+}
+
+size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source) {
   size_t failed = 0;
-  for (const std::string& key : keys) {
-    // Step keys are hex digits only: they cannot name a path outside the report folder.
-    if (key.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      ++failed;
-      continue;
-    }
+  for (const std::string& key : gallery_keys(results)) {
     try {
       std::optional<std::string> bytes = source(key);
       if (!bytes) {
         ++failed;
         continue;
       }
-      cv::Mat img = util::decode_image(*bytes, "image " + key);
-      static const std::string k_png_magic = "\x89PNG\r\n\x1a\n";
-      util::write_file_atomic(out_dir + "/images/" + key + ".png",
-                              bytes->compare(0, 8, k_png_magic) == 0 ? *bytes : util::encode_png(img));
-      double f = static_cast<double>(k_thumbnail_side) / std::max(img.cols, img.rows);
-      cv::Mat thumb = img;
-      if (f < 1)
-        cv::resize(img, thumb, cv::Size(std::max(1, static_cast<int>(img.cols * f + 0.5)), std::max(1, static_cast<int>(img.rows * f + 0.5))),
-                   0, 0, cv::INTER_AREA);
-      util::write_file_atomic(out_dir + "/thumbs/" + key + ".png", util::encode_png(thumb));
+      GalleryImage g = gallery_image(*bytes, "image " + key);
+      util::write_file_atomic(out_dir + "/images/" + key + ".png", g.full_png);
+      util::write_file_atomic(out_dir + "/thumbs/" + key + ".png", g.thumb_png);
     } catch (const std::exception&) {
       ++failed;
     }

@@ -51,6 +51,17 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t p = 0; p <= s.size(); ++p)
+    if (p == s.size() || s[p] == sep) {
+      out.emplace_back(s.substr(start, p - start));
+      start = p + 1;
+    }
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

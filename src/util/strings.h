@@ -17,6 +17,8 @@ size_t edit_distance(std::string_view a, std::string_view b);
 /// The candidate nearest to `word` if it is close enough to be a plausible typo, else "".
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+/// The parts of `s` between occurrences of `sep` ("a,,b" -> "a", "", "b"; "" -> one empty part).
+std::vector<std::string> split(std::string_view s, char sep);
 /// Equal ignoring ASCII case (LoRA names, CSV headers).
 bool iequals(std::string_view a, std::string_view b);
 /// Standard base64 (RFC 4648, with padding). decode throws ghx::Error on invalid input.

@@ -26,3 +26,12 @@ TEST_CASE("numbers print the same everywhere", "[util]") {
   CHECK(util::closest_match("stpes", {"steps", "seed", "width"}) == "steps");
   CHECK(util::closest_match("zzzzzz", {"steps", "seed"}).empty());
 }
+
+TEST_CASE("split keeps empty parts; iequals ignores ASCII case only", "[util]") {
+  CHECK(util::split("a,,b", ',') == std::vector<std::string>{"a", "", "b"});
+  CHECK(util::split("", ',') == std::vector<std::string>{""});
+  CHECK(util::split("a,", ',') == std::vector<std::string>{"a", ""});
+  CHECK(util::iequals("Moxin_10", "mOXIN_10"));
+  CHECK_FALSE(util::iequals("moxin", "moxin_"));
+  CHECK_FALSE(util::iequals("\xc3\x89", "\xc3\xa9"));  // É vs é: not ASCII, compared as bytes
+}
