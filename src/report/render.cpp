@@ -198,6 +198,12 @@ data build_view(const json& results) {
       return cells;
     };
     row.set("cells", cells_of(means));
+    data ci_cells{data::type::list};
+    for (const auto& m : means) {
+      bool has = c.contains("ci") && c["ci"].contains(m);
+      ci_cells.push_back(data("value", has ? format_interval(c["ci"][m], false) : std::string("n/a")));
+    }
+    row.set("ci_cells", ci_cells);
     row.set("detail_cells", cells_of(details));
     rows.push_back(row);
   }
@@ -256,6 +262,7 @@ data build_view(const json& results) {
     const json& st = results["statistics"];
     view.set("bootstrap", std::to_string(st.value("bootstrap", 0)));
     view.set("ci_level", util::fixed_double(100.0 * st.value("ci", 0.95), 1) + "%");
+    view.set("has_ci", st.value("bootstrap", 0) > 0);
   }
 
   data var{data::type::list};
