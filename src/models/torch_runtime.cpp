@@ -12,17 +12,103 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <c10/core/CPUAllocator.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "models/style.h"
 
 namespace ghx::models {
 namespace {
 std::atomic<bool> g_threads_chosen{false};
+
+// A caching CPU allocator for libtorch. VGG19's activations (32 MiB and more at 512 px) are freed
+// and allocated again every layer of every batch; glibc always serves blocks that large with a
+// fresh mmap whose pages the kernel must fault in and zero (a quarter of style_loss's CPU time in
+// a probe). Here a freed block of 32 MiB or more is kept and handed out again for the next
+// allocation of exactly the same size (activations repeat their sizes every batch), up to a cap
+// of cached bytes (GHX_TORCH_CACHE_MB, default 512; 0 turns the cache off). Measured on the style
+// benchmark: 512 MiB +13% items/s at +245 MB peak (still below PyTorch's), 1024 MiB +20% at
+// +520 MB. Smaller blocks go straight to malloc: glibc keeps those in its heap after the first
+// free (caching them too made CLIP texts 15% slower: missed sizes kept glibc from raising its
+// mmap threshold). Never changes results: only where the bytes live.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  explicit CachingCpuAllocator(std::size_t cap) : m_cap(cap) {}
+
+  c10::DataPtr allocate(std::size_t n) const override {
+    void* p = nullptr;
+    if (n < k_min) {  // small blocks: plain malloc, freed without a look-up
+      if (posix_memalign(&p, 64, n == 0 ? 64 : n) != 0) throw std::bad_alloc();
+      return {p, p, &std::free, c10::Device(c10::DeviceType::CPU)};
+    }
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      auto it = m_free.find(n);
+      if (it != m_free.end() && !it->second.empty()) {
+        p = it->second.back();
+        it->second.pop_back();
+        m_cached -= n;
+      }
+    }
+    if (!p && posix_memalign(&p, 64, n) != 0) throw std::bad_alloc();
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_live[p] = n;
+    }
+    return {p, p, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::release; }
+
+  static CachingCpuAllocator* instance;
+
+ private:
+  static void release(void* p) { instance->give_back(p); }
+  void give_back(void* p) const {
+    if (!p) return;
+    std::unique_lock<std::mutex> lock(m_mu);
+    auto it = m_live.find(p);
+    if (it != m_live.end()) {
+      const std::size_t n = it->second;
+      m_live.erase(it);
+      if (m_cached + n <= m_cap) {
+        m_free[n].push_back(p);
+        m_cached += n;
+        return;
+      }
+    }
+    lock.unlock();
+    std::free(p);
+  }
+
+  static constexpr std::size_t k_min = std::size_t(32) << 20;
+  std::size_t m_cap;
+  mutable std::mutex m_mu;
+  mutable std::unordered_map<void*, std::size_t> m_live;
+  mutable std::unordered_map<std::size_t, std::vector<void*>> m_free;
+  mutable std::size_t m_cached = 0;
+};
+CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;
+
+void install_allocator() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* e = std::getenv("GHX_TORCH_CACHE_MB");
+    long long mb = e && *e ? std::atoll(e) : 512;
+    if (mb <= 0) return;
+    CachingCpuAllocator::instance = new CachingCpuAllocator(static_cast<std::size_t>(mb) << 20);  // lives as long as libtorch
+    c10::SetCPUAllocator(CachingCpuAllocator::instance, /*priority=*/10);
+  });
+}
 }  // namespace
 
 int set_torch_threads(int n) {
+  install_allocator();
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   at::set_num_threads(n);
@@ -31,6 +117,7 @@ int set_torch_threads(int n) {
 }
 
 void ensure_torch_threads() {
+  install_allocator();
   if (!g_threads_chosen) set_torch_threads(0);
 }
 
