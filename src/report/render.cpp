@@ -154,11 +154,14 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
   return svg + "</svg>";
 }
 
-data build_view(const json& results) {
+/// The template view. `md`: text from TOML or a server is escaped for Markdown tables here (the
+/// Markdown template prints it raw); for HTML it is left as is and the template escapes it.
+data build_view(const json& results, bool md) {
+  auto u = [md](const std::string& s) { return md ? md_cell(s) : s; };
   data view;
   const json& ex = results["experiment"];
   view.set("name", ex.value("name", ""));
-  view.set("version", ex.value("version", ""));
+  view.set("version", u(ex.value("version", "")));
   view.set("seed", ex.value("seed", ""));
   view.set("score_rule", results.value("score", ""));
 
@@ -181,14 +184,14 @@ data build_view(const json& results) {
   for (const auto& c : results["checkpoints"]) {
     data row;
     row.set("rank", std::to_string(c["rank"].get<int>()));
-    row.set("name", c["name"].get<std::string>());
+    row.set("name", u(c["name"].get<std::string>()));
     std::string id = c["identity"].get<std::string>();
-    row.set("identity", id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id);
+    row.set("identity", u(id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id));
     row.set("score", format_z(num(c["score"])));
     row.set("score_ci", c.contains("ci") && c["ci"].contains("score") ? format_interval(c["ci"]["score"], true) : "");
     std::string excluded;
     for (const auto& l : c.value("notm_excluded", json::array())) excluded += (excluded.empty() ? "" : ", ") + l.get<std::string>();
-    row.set("notm_excluded", excluded.empty() ? "-" : excluded);
+    row.set("notm_excluded", excluded.empty() ? "-" : u(excluded));
     auto cells_of = [&](const std::vector<std::string>& names) {
       data cells{data::type::list};
       for (const auto& m : names) {
@@ -212,7 +215,7 @@ data build_view(const json& results) {
   data secs{data::type::list};
   for (const auto& s : results["sections"]) {
     data sec;
-    sec.set("id", s["id"].get<std::string>());
+    sec.set("id", u(s["id"].get<std::string>()));
     std::string metric = s["metric"].get<std::string>();
     sec.set("metric", metric);
     std::string variant = s["variant"].get<std::string>();
@@ -221,12 +224,12 @@ data build_view(const json& results) {
     sec.set("images", std::to_string(s["images"].get<int64_t>()));
     sec.set("prompts", std::to_string(s["prompts"].get<int64_t>()));
     data gh{data::type::list};
-    for (const auto& g : s["groups"]) gh.push_back(data("name", g.get<std::string>()));
+    for (const auto& g : s["groups"]) gh.push_back(data("name", u(g.get<std::string>())));
     sec.set("group_headers", gh);
     data grows{data::type::list};
     for (const auto& c : results["checkpoints"]) {
       data row;
-      row.set("name", c["name"].get<std::string>());
+      row.set("name", u(c["name"].get<std::string>()));
       data cells{data::type::list};
       for (const auto& g : s["groups"]) {
         std::string key = metric + "." + g.get<std::string>();
@@ -248,8 +251,8 @@ data build_view(const json& results) {
   for (const auto& g : results.value("rank_gaps", json::array())) {
     data row;
     row.set("rank", std::to_string(g["rank"].get<int>()) + "-" + std::to_string(g["rank"].get<int>() + 1));
-    row.set("upper", g["upper"].get<std::string>());
-    row.set("lower", g["lower"].get<std::string>());
+    row.set("upper", u(g["upper"].get<std::string>()));
+    row.set("lower", u(g["lower"].get<std::string>()));
     row.set("diff", format_z(num(g["diff"])));
     row.set("ci", g["ci"].is_array() ? format_interval(g["ci"], true) : "n/a");
     row.set("p_order", util::fixed_double(num(g["p_order"]), 3));
@@ -301,17 +304,16 @@ data build_view(const json& results) {
   data sheets{data::type::list};
   for (const auto& sec : results.value("gallery", json::array())) {
     data sheet;
-    sheet.set("section", sec["section"].get<std::string>());
+    sheet.set("section", u(sec["section"].get<std::string>()));
     sheet.set("seed", sec["seed"].get<std::string>());
     data heads{data::type::list};
-    for (const auto& n : sec.value("checkpoints", json::array())) heads.push_back(data("name", n.get<std::string>()));
+    for (const auto& n : sec.value("checkpoints", json::array())) heads.push_back(data("name", u(n.get<std::string>())));
     sheet.set("headers", heads);
     data rows{data::type::list};
     for (const auto& r : sec["rows"]) {
       data row;
-      row.set("prompt", r["prompt"].get<std::string>());
-      row.set("text", r["text"].get<std::string>());
-      row.set("text_md", md_cell(r["text"].get<std::string>()));
+      row.set("prompt", u(r["prompt"].get<std::string>()));
+      row.set("text", u(r["text"].get<std::string>()));
       data cells{data::type::list};
       for (const auto& k : r["images"]) {
         std::string key = k.get<std::string>();
@@ -338,7 +340,7 @@ data build_view(const json& results) {
     data models{data::type::list};
     for (const auto& m : pv.value("models", json::array())) {
       data row;
-      row.set("entry", m["entry"].get<std::string>());
+      row.set("entry", u(m["entry"].get<std::string>()));
       row.set("sha256", m["sha256"].get<std::string>());
       row.set("autov2", m["autov2"].get<std::string>());
       models.push_back(row);
@@ -348,7 +350,7 @@ data build_view(const json& results) {
     for (const auto& sd : pv.value("seeds", json::array())) {
       data row;
       int64_t first = sd["first"].get<int64_t>(), count = sd["count"].get<int64_t>();
-      row.set("section", sd["section"].get<std::string>());
+      row.set("section", u(sd["section"].get<std::string>()));
       row.set("seeds", std::to_string(first) + ".." + std::to_string(first + count - 1) + " (" + std::to_string(count) +
                            " images per prompt)");
       seeds.push_back(row);
@@ -370,8 +372,8 @@ data build_view(const json& results) {
   data ckids{data::type::list};
   for (const auto& c : results["checkpoints"]) {
     data row;
-    row.set("name", c["name"].get<std::string>());
-    row.set("identity", c["identity"].get<std::string>());
+    row.set("name", u(c["name"].get<std::string>()));
+    row.set("identity", u(c["identity"].get<std::string>()));
     ckids.push_back(row);
   }
   view.set("checkpoint_ids", ckids);
@@ -380,12 +382,10 @@ data build_view(const json& results) {
   for (const auto& f : results.value("fixups", json::array())) {
     if (f.contains("checkpoint")) continue;  // NoTM entries: shown in the ranking's NoTM column
     data row;
-    row.set("section", f["section"].get<std::string>());
-    row.set("id", f["id"].get<std::string>());
-    row.set("original", f["original"].get<std::string>());
-    row.set("final", f["final"].get<std::string>());
-    row.set("original_md", md_cell(f["original"].get<std::string>()));
-    row.set("final_md", md_cell(f["final"].get<std::string>()));
+    row.set("section", u(f["section"].get<std::string>()));
+    row.set("id", u(f["id"].get<std::string>()));
+    row.set("original", u(f["original"].get<std::string>()));
+    row.set("final", u(f["final"].get<std::string>()));
     std::string rules;
     for (const auto& r : f["rules"]) rules += (rules.empty() ? "" : ", ") + r.get<std::string>();
     row.set("rules", rules);
@@ -408,9 +408,8 @@ std::string render_template(const std::string& dir, const std::string& name, con
 
 Rendered render(const json& results, const std::string& templates) {
   Rendered r;
-  data view = build_view(results);
-  r.markdown = render_template(templates, "report.md.mustache", view);
-  r.html = render_template(templates, "report.html.mustache", view);
+  r.markdown = render_template(templates, "report.md.mustache", build_view(results, true));
+  r.html = render_template(templates, "report.html.mustache", build_view(results, false));
   r.json = results.dump(2) + "\n";
   std::vector<std::string> metrics = metric_names(results);
   // The bootstrap intervals, as two columns per number that has one (score first).

@@ -39,11 +39,16 @@ TEST_CASE("rendering the same results twice gives the same bytes", "[report]") {
                   ",") != std::string::npos);
 }
 
-TEST_CASE("hostile names are escaped in HTML and quoted in CSV", "[report]") {
-  report::Rendered r = report::render(results("<script>alert(\"x\")</script>, {{x}}"), report::templates_dir());
+TEST_CASE("hostile names are escaped in HTML and Markdown and quoted in CSV", "[report]") {
+  report::Rendered r = report::render(results("<script>alert(\"x\")</script>, {{x}} | *b*\nnext"), report::templates_dir());
   CHECK(r.html.find("<script>") == std::string::npos);
-  CHECK(r.html.find("&lt;script&gt;") != std::string::npos);
-  CHECK(r.csv.find("\"<script>alert(\"\"x\"\")</script>, {{x}}\"") != std::string::npos);
+  CHECK(r.html.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;, {{x}}") != std::string::npos);
+  // In the inline SVG charts too.
+  CHECK(r.html.find(">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;, {{x}} | *b*\nnext</text>") != std::string::npos);
+  CHECK(r.csv.find("\"<script>alert(\"\"x\"\")</script>, {{x}} | *b*\nnext\"") != std::string::npos);
+  // Markdown: the name cannot end a table cell, start a new line or become HTML or emphasis.
+  CHECK(r.markdown.find("<script>") == std::string::npos);
+  CHECK(r.markdown.find("| \\<script\\>alert(\"x\")\\</script\\>, {{x}} \\| \\*b\\* next |") != std::string::npos);
 }
 
 TEST_CASE("write_report writes the four files", "[report]") {
