@@ -52,8 +52,8 @@ bool is_z(const std::string& m) { return m.rfind("z.", 0) == 0; }
 /// Every metric name present, sorted; plain metrics first, z-scores after.
 std::vector<std::string> metric_names(const json& results) {
   std::set<std::string> names;
-  for (const auto& c : results["checkpoints"])
-    for (auto it = c["metrics"].begin(); it != c["metrics"].end(); ++it) names.insert(it.key());
+  for (const auto& c : results.at("checkpoints"))
+    for (auto it = c.at("metrics").begin(); it != c.at("metrics").end(); ++it) names.insert(it.key());
   std::vector<std::string> plain, z;
   for (const auto& n : names) (is_z(n) ? z : plain).push_back(n);
   plain.insert(plain.end(), z.begin(), z.end());
@@ -85,7 +85,7 @@ std::string md_cell(const std::string& s) {
 std::string format_interval(const json& ci, bool z) {
   if (!ci.is_array() || ci.size() != 2) return "";
   auto f = [&](const json& v) { return z ? format_z(num(v)) : format_metric(num(v)); };
-  return "[" + f(ci[0]) + ", " + f(ci[1]) + "]";
+  return "[" + f(ci.at(0)) + ", " + f(ci.at(1)) + "]";
 }
 
 std::string percent(double share) { return std::isnan(share) ? "n/a" : util::fixed_double(100.0 * share, 1) + "%"; }
@@ -116,12 +116,12 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
     double v, lo, hi;
   };
   std::vector<Bar> bars;
-  for (const auto& c : results["checkpoints"]) {
-    double v = is_score ? num(c["score"]) : c["metrics"].contains(metric) ? num(c["metrics"][metric]) : std::nan("");
+  for (const auto& c : results.at("checkpoints")) {
+    double v = is_score ? num(c.at("score")) : c.at("metrics").contains(metric) ? num(c.at("metrics").at(metric)) : std::nan("");
     if (std::isnan(v)) continue;
-    Bar b{c["name"].get<std::string>(), v, v, v};
+    Bar b{c.at("name").get<std::string>(), v, v, v};
     std::string ck = is_score ? "score" : metric;
-    if (c.contains("ci") && c["ci"].contains(ck) && c["ci"][ck].is_array()) b.lo = num(c["ci"][ck][0]), b.hi = num(c["ci"][ck][1]);
+    if (c.contains("ci") && c.at("ci").contains(ck) && c.at("ci").at(ck).is_array()) b.lo = num(c.at("ci").at(ck).at(0)), b.hi = num(c.at("ci").at(ck).at(1));
     bars.push_back(b);
   }
   if (bars.empty()) return "";
@@ -159,7 +159,7 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
 data build_view(const json& results, bool md) {
   auto u = [md](const std::string& s) { return md ? md_cell(s) : s; };
   data view;
-  const json& ex = results["experiment"];
+  const json& ex = results.at("experiment");
   view.set("name", ex.value("name", ""));
   view.set("version", u(ex.value("version", "")));
   view.set("seed", ex.value("seed", ""));
@@ -181,21 +181,21 @@ data build_view(const json& results, bool md) {
   view.set("detail_headers", dhead);
 
   data rows{data::type::list};
-  for (const auto& c : results["checkpoints"]) {
+  for (const auto& c : results.at("checkpoints")) {
     data row;
-    row.set("rank", std::to_string(c["rank"].get<int>()));
-    row.set("name", u(c["name"].get<std::string>()));
-    std::string id = c["identity"].get<std::string>();
+    row.set("rank", std::to_string(c.at("rank").get<int>()));
+    row.set("name", u(c.at("name").get<std::string>()));
+    std::string id = c.at("identity").get<std::string>();
     row.set("identity", u(id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id));
-    row.set("score", format_z(num(c["score"])));
-    row.set("score_ci", c.contains("ci") && c["ci"].contains("score") ? format_interval(c["ci"]["score"], true) : "");
+    row.set("score", format_z(num(c.at("score"))));
+    row.set("score_ci", c.contains("ci") && c.at("ci").contains("score") ? format_interval(c.at("ci").at("score"), true) : "");
     std::string excluded;
     for (const auto& l : c.value("notm_excluded", json::array())) excluded += (excluded.empty() ? "" : ", ") + l.get<std::string>();
     row.set("notm_excluded", excluded.empty() ? "-" : u(excluded));
     auto cells_of = [&](const std::vector<std::string>& names) {
       data cells{data::type::list};
       for (const auto& m : names) {
-        double v = c["metrics"].contains(m) ? num(c["metrics"][m]) : std::nan("");
+        double v = c.at("metrics").contains(m) ? num(c.at("metrics").at(m)) : std::nan("");
         cells.push_back(data("value", is_z(m) ? format_z(v) : format_metric(v)));
       }
       return cells;
@@ -203,8 +203,8 @@ data build_view(const json& results, bool md) {
     row.set("cells", cells_of(means));
     data ci_cells{data::type::list};
     for (const auto& m : means) {
-      bool has = c.contains("ci") && c["ci"].contains(m);
-      ci_cells.push_back(data("value", has ? format_interval(c["ci"][m], false) : std::string("n/a")));
+      bool has = c.contains("ci") && c.at("ci").contains(m);
+      ci_cells.push_back(data("value", has ? format_interval(c.at("ci").at(m), false) : std::string("n/a")));
     }
     row.set("ci_cells", ci_cells);
     row.set("detail_cells", cells_of(details));
@@ -213,27 +213,27 @@ data build_view(const json& results, bool md) {
   view.set("checkpoints", rows);
 
   data secs{data::type::list};
-  for (const auto& s : results["sections"]) {
+  for (const auto& s : results.at("sections")) {
     data sec;
-    sec.set("id", u(s["id"].get<std::string>()));
-    std::string metric = s["metric"].get<std::string>();
+    sec.set("id", u(s.at("id").get<std::string>()));
+    std::string metric = s.at("metric").get<std::string>();
     sec.set("metric", metric);
-    std::string variant = s["variant"].get<std::string>();
+    std::string variant = s.at("variant").get<std::string>();
     sec.set("variant", variant.empty() ? std::string() : " (" + variant + ")");
-    sec.set("has_groups", !s["groups"].empty());
-    sec.set("images", std::to_string(s["images"].get<int64_t>()));
-    sec.set("prompts", std::to_string(s["prompts"].get<int64_t>()));
+    sec.set("has_groups", !s.at("groups").empty());
+    sec.set("images", std::to_string(s.at("images").get<int64_t>()));
+    sec.set("prompts", std::to_string(s.at("prompts").get<int64_t>()));
     data gh{data::type::list};
-    for (const auto& g : s["groups"]) gh.push_back(data("name", u(g.get<std::string>())));
+    for (const auto& g : s.at("groups")) gh.push_back(data("name", u(g.get<std::string>())));
     sec.set("group_headers", gh);
     data grows{data::type::list};
-    for (const auto& c : results["checkpoints"]) {
+    for (const auto& c : results.at("checkpoints")) {
       data row;
-      row.set("name", u(c["name"].get<std::string>()));
+      row.set("name", u(c.at("name").get<std::string>()));
       data cells{data::type::list};
-      for (const auto& g : s["groups"]) {
+      for (const auto& g : s.at("groups")) {
         std::string key = metric + "." + g.get<std::string>();
-        double v = c["metrics"].contains(key) ? num(c["metrics"][key]) : std::nan("");
+        double v = c.at("metrics").contains(key) ? num(c.at("metrics").at(key)) : std::nan("");
         // A LoRA whose showcase this checkpoint made: shown, but left out of the NoTM score.
         bool tm = false;
         for (const auto& l : c.value("notm_excluded", json::array())) tm |= l == g;
@@ -250,19 +250,19 @@ data build_view(const json& results, bool md) {
   data gaps{data::type::list};
   for (const auto& g : results.value("rank_gaps", json::array())) {
     data row;
-    row.set("rank", std::to_string(g["rank"].get<int>()) + "-" + std::to_string(g["rank"].get<int>() + 1));
-    row.set("upper", u(g["upper"].get<std::string>()));
-    row.set("lower", u(g["lower"].get<std::string>()));
-    row.set("diff", format_z(num(g["diff"])));
-    row.set("ci", g["ci"].is_array() ? format_interval(g["ci"], true) : "n/a");
-    row.set("p_order", util::fixed_double(num(g["p_order"]), 3));
-    row.set("verdict", g["beyond_noise"].get<bool>() ? "yes" : "no");
+    row.set("rank", std::to_string(g.at("rank").get<int>()) + "-" + std::to_string(g.at("rank").get<int>() + 1));
+    row.set("upper", u(g.at("upper").get<std::string>()));
+    row.set("lower", u(g.at("lower").get<std::string>()));
+    row.set("diff", format_z(num(g.at("diff"))));
+    row.set("ci", g.at("ci").is_array() ? format_interval(g.at("ci"), true) : "n/a");
+    row.set("p_order", util::fixed_double(num(g.at("p_order")), 3));
+    row.set("verdict", g.at("beyond_noise").get<bool>() ? "yes" : "no");
     gaps.push_back(row);
   }
   view.set("rank_gaps", gaps);
   view.set("has_rank_gaps", !gaps.is_empty_list());
   if (results.contains("statistics")) {
-    const json& st = results["statistics"];
+    const json& st = results.at("statistics");
     view.set("bootstrap", std::to_string(st.value("bootstrap", 0)));
     view.set("ci_level", util::fixed_double(100.0 * st.value("ci", 0.95), 1) + "%");
     view.set("has_ci", st.value("bootstrap", 0) > 0);
@@ -270,14 +270,14 @@ data build_view(const json& results, bool md) {
 
   data var{data::type::list};
   if (results.contains("variance"))
-    for (auto it = results["variance"].begin(); it != results["variance"].end(); ++it) {
+    for (auto it = results.at("variance").begin(); it != results.at("variance").end(); ++it) {
       const json& v = it.value();
       data row;
       row.set("metric", it.key());
-      row.set("checkpoint", percent(num(v["checkpoint"])));
-      row.set("prompt", percent(num(v["prompt"])));
-      row.set("interaction", percent(num(v["checkpoint_x_prompt"])));
-      row.set("seed", percent(num(v["seed"])));
+      row.set("checkpoint", percent(num(v.at("checkpoint"))));
+      row.set("prompt", percent(num(v.at("prompt"))));
+      row.set("interaction", percent(num(v.at("checkpoint_x_prompt"))));
+      row.set("seed", percent(num(v.at("seed"))));
       var.push_back(row);
     }
   view.set("variance", var);
@@ -304,18 +304,18 @@ data build_view(const json& results, bool md) {
   data sheets{data::type::list};
   for (const auto& sec : results.value("gallery", json::array())) {
     data sheet;
-    sheet.set("section", u(sec["section"].get<std::string>()));
-    sheet.set("seed", sec["seed"].get<std::string>());
+    sheet.set("section", u(sec.at("section").get<std::string>()));
+    sheet.set("seed", sec.at("seed").get<std::string>());
     data heads{data::type::list};
     for (const auto& n : sec.value("checkpoints", json::array())) heads.push_back(data("name", u(n.get<std::string>())));
     sheet.set("headers", heads);
     data rows{data::type::list};
-    for (const auto& r : sec["rows"]) {
+    for (const auto& r : sec.at("rows")) {
       data row;
-      row.set("prompt", u(r["prompt"].get<std::string>()));
-      row.set("text", u(r["text"].get<std::string>()));
+      row.set("prompt", u(r.at("prompt").get<std::string>()));
+      row.set("text", u(r.at("text").get<std::string>()));
       data cells{data::type::list};
-      for (const auto& k : r["images"]) {
+      for (const auto& k : r.at("images")) {
         std::string key = k.get<std::string>();
         data cell;
         cell.set("thumb", "thumbs/" + key + ".png");
@@ -333,24 +333,24 @@ data build_view(const json& results, bool md) {
 
   // Provenance: what produced these numbers.
   if (results.contains("provenance")) {
-    const json& pv = results["provenance"];
+    const json& pv = results.at("provenance");
     view.set("tool", pv.value("tool", ""));
     view.set("libtorch", pv.value("libtorch", ""));
     view.set("report_key", pv.value("report_key", ""));
     data models{data::type::list};
     for (const auto& m : pv.value("models", json::array())) {
       data row;
-      row.set("entry", u(m["entry"].get<std::string>()));
-      row.set("sha256", m["sha256"].get<std::string>());
-      row.set("autov2", m["autov2"].get<std::string>());
+      row.set("entry", u(m.at("entry").get<std::string>()));
+      row.set("sha256", m.at("sha256").get<std::string>());
+      row.set("autov2", m.at("autov2").get<std::string>());
       models.push_back(row);
     }
     view.set("models", models);
     data seeds{data::type::list};
     for (const auto& sd : pv.value("seeds", json::array())) {
       data row;
-      int64_t first = sd["first"].get<int64_t>(), count = sd["count"].get<int64_t>();
-      row.set("section", u(sd["section"].get<std::string>()));
+      int64_t first = sd.at("first").get<int64_t>(), count = sd.at("count").get<int64_t>();
+      row.set("section", u(sd.at("section").get<std::string>()));
       row.set("seeds", std::to_string(first) + ".." + std::to_string(first + count - 1) + " (" + std::to_string(count) +
                            " images per prompt)");
       seeds.push_back(row);
@@ -358,7 +358,7 @@ data build_view(const json& results, bool md) {
     view.set("seed_rows", seeds);
     data steps{data::type::list};
     int64_t total = 1;  // the report step itself
-    for (auto it = pv["steps"].begin(); it != pv["steps"].end(); ++it) {
+    for (auto it = pv.at("steps").begin(); it != pv.at("steps").end(); ++it) {
       data row;
       row.set("kind", it.key());
       row.set("count", std::to_string(it.value().get<int64_t>()));
@@ -370,10 +370,10 @@ data build_view(const json& results, bool md) {
     view.set("has_provenance", true);
   }
   data ckids{data::type::list};
-  for (const auto& c : results["checkpoints"]) {
+  for (const auto& c : results.at("checkpoints")) {
     data row;
-    row.set("name", u(c["name"].get<std::string>()));
-    row.set("identity", u(c["identity"].get<std::string>()));
+    row.set("name", u(c.at("name").get<std::string>()));
+    row.set("identity", u(c.at("identity").get<std::string>()));
     ckids.push_back(row);
   }
   view.set("checkpoint_ids", ckids);
@@ -382,12 +382,12 @@ data build_view(const json& results, bool md) {
   for (const auto& f : results.value("fixups", json::array())) {
     if (f.contains("checkpoint")) continue;  // NoTM entries: shown in the ranking's NoTM column
     data row;
-    row.set("section", u(f["section"].get<std::string>()));
-    row.set("id", u(f["id"].get<std::string>()));
-    row.set("original", u(f["original"].get<std::string>()));
-    row.set("final", u(f["final"].get<std::string>()));
+    row.set("section", u(f.at("section").get<std::string>()));
+    row.set("id", u(f.at("id").get<std::string>()));
+    row.set("original", u(f.at("original").get<std::string>()));
+    row.set("final", u(f.at("final").get<std::string>()));
     std::string rules;
-    for (const auto& r : f["rules"]) rules += (rules.empty() ? "" : ", ") + r.get<std::string>();
+    for (const auto& r : f.at("rules")) rules += (rules.empty() ? "" : ", ") + r.get<std::string>();
     row.set("rules", rules);
     fixes.push_back(row);
   }
@@ -406,7 +406,21 @@ std::string render_template(const std::string& dir, const std::string& name, con
 
 }  // namespace
 
+namespace {
+Rendered render_checked(const json& results, const std::string& templates);
+}  // namespace
+
 Rendered render(const json& results, const std::string& templates) {
+  try {
+    return render_checked(results, templates);
+  } catch (const json::exception& e) {
+    // A results document from a damaged cache entry or an edited bundle: one clear error.
+    throw Error(std::string("results document is malformed: ") + e.what());
+  }
+}
+
+namespace {
+Rendered render_checked(const json& results, const std::string& templates) {
   Rendered r;
   r.markdown = render_template(templates, "report.md.mustache", build_view(results, true));
   r.html = render_template(templates, "report.html.mustache", build_view(results, false));
@@ -416,9 +430,9 @@ Rendered render(const json& results, const std::string& templates) {
   std::vector<std::string> with_ci;
   {
     std::set<std::string> names;
-    for (const auto& c : results["checkpoints"])
+    for (const auto& c : results.at("checkpoints"))
       if (c.contains("ci"))
-        for (auto it = c["ci"].begin(); it != c["ci"].end(); ++it) names.insert(it.key());
+        for (auto it = c.at("ci").begin(); it != c.at("ci").end(); ++it) names.insert(it.key());
     if (names.count("score")) with_ci.push_back("score");
     for (const auto& m : metrics)
       if (names.count(m)) with_ci.push_back(m);
@@ -427,20 +441,21 @@ Rendered render(const json& results, const std::string& templates) {
   for (const auto& m : metrics) r.csv += "," + csv_field(m);
   for (const auto& m : with_ci) r.csv += "," + csv_field(m + ".ci_lo") + "," + csv_field(m + ".ci_hi");
   r.csv += "\n";
-  for (const auto& c : results["checkpoints"]) {
-    r.csv += std::to_string(c["rank"].get<int>()) + "," + csv_field(c["name"].get<std::string>()) + "," +
-             csv_field(c["identity"].get<std::string>()) + "," + util::shortest_double(num(c["score"]));
+  for (const auto& c : results.at("checkpoints")) {
+    r.csv += std::to_string(c.at("rank").get<int>()) + "," + csv_field(c.at("name").get<std::string>()) + "," +
+             csv_field(c.at("identity").get<std::string>()) + "," + util::shortest_double(num(c.at("score")));
     for (const auto& m : metrics)
-      r.csv += "," + (c["metrics"].contains(m) ? util::shortest_double(num(c["metrics"][m])) : std::string());
+      r.csv += "," + (c.at("metrics").contains(m) ? util::shortest_double(num(c.at("metrics").at(m))) : std::string());
     for (const auto& m : with_ci) {
-      bool has = c.contains("ci") && c["ci"].contains(m) && c["ci"][m].is_array() && c["ci"][m].size() == 2;
-      r.csv += "," + (has ? util::shortest_double(num(c["ci"][m][0])) : std::string());
-      r.csv += "," + (has ? util::shortest_double(num(c["ci"][m][1])) : std::string());
+      bool has = c.contains("ci") && c.at("ci").contains(m) && c.at("ci").at(m).is_array() && c.at("ci").at(m).size() == 2;
+      r.csv += "," + (has ? util::shortest_double(num(c.at("ci").at(m).at(0))) : std::string());
+      r.csv += "," + (has ? util::shortest_double(num(c.at("ci").at(m).at(1))) : std::string());
     }
     r.csv += "\n";
   }
   return r;
 }
+}  // namespace
 
 std::string write_report(const json& results, const std::string& out_dir, const std::string& templates) {
   Rendered r = render(results, templates);

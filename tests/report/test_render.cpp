@@ -4,6 +4,7 @@
 #include "exec/statistics.h"
 #include "report/render.h"
 #include "support.h"
+#include "util/error.h"
 #include "util/strings.h"
 
 using namespace ghx;
@@ -81,4 +82,16 @@ TEST_CASE("fixups: hostile prompt text is escaped in HTML and Markdown; NoTM cel
                           "default_weight |") != std::string::npos);
   // The per-checkpoint NoTM entry is not a rewrite: it is not listed among the fixups.
   CHECK(out.markdown.find("| o | f |") == std::string::npos);
+}
+
+TEST_CASE("a malformed results document is one clear error, never a crash", "[report]") {
+  const std::string dir = report::templates_dir();
+  for (const char* bad : {"{}", "[1,2]", R"({"experiment":{},"checkpoints":5,"sections":[]})",
+                          R"({"experiment":{},"checkpoints":[{}],"sections":[]})",
+                          R"({"experiment":{},"sections":[],"checkpoints":[{"name":"a","rank":1,"identity":"x","score":1,
+                              "metrics":{"m":1},"ci":{"m":[1]}}]})",
+                          R"({"experiment":{"name":1},"checkpoints":[],"sections":[{"id":1}]})"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(report::render(json::parse(bad), dir), ghx::Error);
+  }
 }
