@@ -321,6 +321,11 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
     Table* notm = t.shadowed ? &tables[table_of[metric] + 1] : nullptr;
     std::vector<std::string> groups;
     std::set<std::string> seen_prompts;
+    // This section's own numbers per checkpoint (a metric used by two sections is merged in the
+    // tables above): mean, and mean over its prompts of the seed-to-seed sample std.
+    std::vector<double> sec_sum(nc, 0.0);
+    std::vector<int64_t> sec_n(nc, 0);
+    std::vector<std::vector<std::pair<std::string, std::vector<double>>>> sec_cells(nc);
     for (const auto& row : agg["rows"]) {
       if (!row.is_array() || row.size() < 5) throw Error("aggregate row is malformed");
       const std::string ck = row.at(0).get<std::string>();
@@ -333,13 +338,31 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
       const double value = row.at(4).is_number() ? row.at(4).get<double>() : k_nan;
       t.add(nc, ci->second, prompt, group, value);
       if (notm && !excluded[a].count({ck, group})) notm->add(nc, ci->second, prompt, group, value);
+      if (!std::isnan(value)) {
+        sec_sum[ci->second] += value;
+        ++sec_n[ci->second];
+        auto& cells = sec_cells[ci->second];
+        auto cell = std::find_if(cells.begin(), cells.end(), [&](const auto& c) { return c.first == prompt; });
+        if (cell == cells.end()) cells.emplace_back(prompt, std::vector<double>{value});
+        else cell->second.push_back(value);
+      }
+    }
+    json by_checkpoint = json::object();
+    for (size_t c = 0; c < nc; ++c) {
+      if (sec_n[c] == 0) continue;
+      double spread = 0;
+      for (const auto& cell : sec_cells[c]) spread += sample_std(cell.second.data(), cell.second.size());
+      by_checkpoint[info.checkpoints[c].first] = {
+          {"mean", sec_sum[c] / static_cast<double>(sec_n[c])},
+          {"std", sec_cells[c].empty() ? 0.0 : spread / static_cast<double>(sec_cells[c].size())}};
     }
     sections.push_back({{"id", agg.at("section")},
                         {"metric", metric},
                         {"variant", agg.at("variant")},
                         {"images", agg["rows"].size()},
                         {"prompts", seen_prompts.size()},
-                        {"groups", groups}});
+                        {"groups", groups},
+                        {"by_checkpoint", by_checkpoint}});
   }
   for (auto& t : tables) t.finish(nc);
 

@@ -243,6 +243,19 @@ data build_view(const json& results, bool md) {
       grows.push_back(row);
     }
     sec.set("rows", grows);
+    // The section's own mean and seed spread per checkpoint (rank order).
+    data brows{data::type::list};
+    const json by = s.value("by_checkpoint", json::object());
+    for (const auto& c : results.at("checkpoints")) {
+      const std::string name = c.at("name").get<std::string>();
+      if (!by.contains(name)) continue;
+      data row;
+      row.set("name", u(name));
+      row.set("mean", format_metric(num(by.at(name).at("mean"))));
+      row.set("std", format_metric(num(by.at(name).at("std"))));
+      brows.push_back(row);
+    }
+    sec.set("by_checkpoint", brows);
     secs.push_back(sec);
   }
   view.set("sections", secs);

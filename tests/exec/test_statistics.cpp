@@ -326,3 +326,23 @@ TEST_CASE("statistics settings are checked", "[statistics]") {
   CHECK_THROWS_AS(exec::compute_results(info(), {agg}), Error);
 }
 
+
+TEST_CASE("a metric in two sections: each section keeps its own mean and seed spread", "[statistics]") {
+  std::vector<exec::AggregateRow> quality = {{"A", "q1", "", "1", 1}, {"A", "q1", "", "2", 3},
+                                             {"B", "q1", "", "1", 5}, {"B", "q1", "", "2", 5}};
+  std::vector<exec::AggregateRow> lora = {{"A", "l#0", "moxin", "1", 10}, {"A", "l#0", "moxin", "2", 20},
+                                          {"B", "l#0", "moxin", "1", 30}, {"B", "l#0", "moxin", "2", std::nan("")}};
+  json r = exec::compute_results({"t", "1", "1", {{"A", "a"}, {"B", "b"}}},
+                                 {exec::aggregate_json("quality", "aesthetic", "", quality),
+                                  exec::aggregate_json("lora", "aesthetic", "", lora)});
+  const json& s0 = r["sections"][0]["by_checkpoint"];
+  const json& s1 = r["sections"][1]["by_checkpoint"];
+  CHECK(s0["A"]["mean"].get<double>() == 2.0);
+  CHECK(s0["A"]["std"].get<double>() == Approx(std::sqrt(2.0)));
+  CHECK(s0["B"]["mean"].get<double>() == 5.0);
+  CHECK(s0["B"]["std"].get<double>() == 0.0);
+  CHECK(s1["A"]["mean"].get<double>() == 15.0);
+  CHECK(s1["B"]["mean"].get<double>() == 30.0);  // the failed image is left out
+  // The merged metric covers both sections.
+  CHECK(ck(r, "A")["metrics"]["aesthetic"].get<double>() == Approx(34.0 / 4));
+}
