@@ -40,6 +40,10 @@ GalleryImage gallery_image(const std::string& bytes, const std::string& what) {
 size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source) {
   size_t failed = 0;
   for (const std::string& key : gallery_keys(results)) {
+    // A generate key names one image: files already written for it are that image (they are
+    // written atomically), so a no-op re-run decodes and encodes nothing.
+    if (util::file_exists(out_dir + "/images/" + key + ".png") && util::file_exists(out_dir + "/thumbs/" + key + ".png"))
+      continue;
     try {
       std::optional<std::string> bytes = source(key);
       if (!bytes) {

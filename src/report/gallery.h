@@ -29,7 +29,8 @@ GalleryImage gallery_image(const std::string& bytes, const std::string& what);
 
 using ImageSource = std::function<std::optional<std::string>(const std::string& key_hex)>;
 
-/// Writes the gallery's images into `out_dir`; returns how many failed.
+/// Writes the gallery's images into `out_dir` (skipping keys whose two files exist); returns how
+/// many failed.
 size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source);
 
 }  // namespace ghx::report
