@@ -137,13 +137,16 @@ json review_document(const dsl::Review& r, const plan::Plan& p) {
   doc["files"] = std::move(files);
 
   std::map<std::string, int64_t> by_kind;
-  std::vector<std::string> keys;
-  keys.reserve(p.steps.size());
+  std::vector<plan::StepKey> sorted;
+  sorted.reserve(p.steps.size());
   for (const auto& st : p.steps) {
     ++by_kind[plan::kind_name(st.kind)];
-    keys.push_back(st.key.hex());
+    sorted.push_back(st.key);
   }
-  std::sort(keys.begin(), keys.end());
+  // Digest order (hi, lo) is the order of their hex strings: sort the 16-byte keys, not strings.
+  std::sort(sorted.begin(), sorted.end());
+  json keys = json::array();
+  for (const auto& k : sorted) keys.push_back(k.hex());
   doc["steps"] = {{"total", p.steps.size()}, {"by_kind", by_kind}};
   doc["report_key"] = p.report_steps.empty() ? "" : p.steps[p.report_steps.front()].key.hex();
   doc["keys"] = std::move(keys);
