@@ -73,6 +73,7 @@ CLI::App* add_bundle(CLI::App& app, BundleArgs& a) {
   c->add_option("--compress", a.compress, "none, gzip or zstd (default: from the file name)")
       ->check(CLI::IsMember({"none", "gzip", "zstd"}));
   c->add_flag("--force", a.force, "Replace the output file if it exists");
+  c->add_flag("--json", a.json, "Machine-readable summary on stdout");
   return c;
 }
 
@@ -140,9 +141,21 @@ int cmd_bundle(const BundleArgs& a) {
   opts.templates = report::templates_dir();
   opts.libtorch = libtorch_version();
   report::BundleSummary s = report::write_bundle(*r, *p, *cache, a.out, opts);
-  std::cout << "wrote " << a.out << ": " << s.top << "/, " << count(s.files, "file", "files");
-  if (a.with_images) std::cout << " (" << count(s.images, "image", "images") << ")";
-  std::cout << ", " << s.bytes << " bytes, sha256 " << s.sha256 << "\n";
+  if (a.json) {
+    std::cout << json({{"bundle", a.out},
+                       {"top", s.top},
+                       {"files", s.files},
+                       {"images", s.images},
+                       {"images_missing", s.images_missing},
+                       {"bytes", s.bytes},
+                       {"sha256", s.sha256}})
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "wrote " << a.out << ": " << s.top << "/, " << count(s.files, "file", "files");
+    if (a.with_images) std::cout << " (" << count(s.images, "image", "images") << ")";
+    std::cout << ", " << s.bytes << " bytes, sha256 " << s.sha256 << "\n";
+  }
   if (s.images_missing)
     std::cerr << "ghx: warning: " << count(s.images_missing, "image is", "images are")
               << " not in the cache (failed steps); bundled without them\n";

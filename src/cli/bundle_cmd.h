@@ -24,6 +24,7 @@ struct BundleArgs {
   std::string compress;  ///< none|gzip|zstd; "" = from the output's extension
   bool with_images = false;
   bool force = false;
+  bool json = false;
 };
 
 struct VerifyArgs {
