@@ -128,9 +128,10 @@ bool use_dnnl() {
 
 Linear make_linear(bool dnnl, const at::Tensor& w, const at::Tensor& b = {}) {
   Linear l;
-  l.dnnl = dnnl && use_dnnl();
-  l.w = l.dnnl ? w.contiguous().to_mkldnn() : w.contiguous();
-  if (b.defined()) l.b = b.contiguous();
+  const at::Device dev = model_device();
+  l.dnnl = dnnl && use_dnnl() && dev.is_cpu();
+  l.w = l.dnnl ? w.contiguous().to_mkldnn() : w.contiguous().to(dev);
+  if (b.defined()) l.b = b.contiguous().to(dev);
   return l;
 }
 
@@ -239,6 +240,9 @@ class TorchClip final : public ClipModel {
   at::Tensor block(at::Tensor x, const Block& b, std::int64_t heads, const at::Tensor& mask) const;
   at::Tensor last_block(const at::Tensor& x, const Block& b, std::int64_t heads,
                         const at::Tensor& rows, const at::Tensor& mask) const;
+  /// Moves the tensors that are not Linear layers (those are placed by make_linear) to the
+  /// model's device.
+  void to_device();
   void run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
                   std::size_t count, std::vector<ImageEmbedding>& out) const;
   void run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
@@ -290,8 +294,20 @@ TorchClip::TorchClip(ClipConfig config, const WeightFile& file, ClipLayout layou
   m_text = read_tower(r, layout, t + (hf ? "encoder.layers." : "transformer.resblocks."), c.text, false);
   m_final_w = r.get(t + (hf ? "final_layer_norm.weight" : "ln_final.weight"), {dt});
   m_final_b = r.get(t + (hf ? "final_layer_norm.bias" : "ln_final.bias"), {dt});
+  to_device();
   m_tproj = make_linear(false, hf ? r.get("text_projection.weight", {proj, dt})
                            : r.get("text_projection", {dt, proj}).t().contiguous());
+}
+
+void TorchClip::to_device() {
+  const at::Device dev = model_device();
+  if (dev.is_cpu()) return;
+  for (at::Tensor* t : {&m_class, &m_vpos, &m_pre_w, &m_pre_b, &m_post_w, &m_post_b, &m_token, &m_tpos, &m_final_w,
+                        &m_final_b})
+    *t = t->to(dev);
+  for (Tower* tower : {&m_vision, &m_text})
+    for (Block& b : tower->blocks)
+      for (at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.ln2_w, &b.ln2_b}) *t = t->to(dev);
 }
 
 void TorchClip::activate(at::Tensor& h) const {
@@ -357,13 +373,13 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
                            std::size_t count, std::vector<ImageEmbedding>& out) const {
   const std::int64_t n = static_cast<std::int64_t>(count), s = m_config.image_size;
   const std::int64_t p = m_config.patch_size, g = s / p, d = m_config.vision.width;
-  at::Tensor px = at::empty({n, 3, s, s}, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor px = at::empty({n, 3, s, s}, at::TensorOptions().dtype(at::kFloat));  // filled on the CPU
   float* dst = px.data_ptr<float>();
   const std::size_t per = static_cast<std::size_t>(3 * s * s);
   for (std::size_t i = 0; i < count; ++i) std::memcpy(dst + i * per, pixels[first + i].data(), per * 4);
   // Patches as rows (c, ky, kx order = the conv weight's): [B, 3, g, p, g, p] -> [B, g, g, 3, p, p].
   const at::Tensor patches =
-      px.view({n, 3, g, p, g, p}).permute({0, 2, 4, 1, 3, 5}).reshape({n, g * g, 3 * p * p});
+      px.to(model_device()).view({n, 3, g, p, g, p}).permute({0, 2, 4, 1, 3, 5}).reshape({n, g * g, 3 * p * p});
   const at::Tensor emb = linear(patches, m_patch);  // [B, g*g, D]
   at::Tensor x = at::cat({m_class.view({1, 1, d}).expand({n, 1, d}), emb}, 1);
   x.add_(m_vpos);
@@ -374,11 +390,12 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
     cls = x.select(1, 0);
   } else {
     for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], m_vision.heads, {});
-    const at::Tensor rows = at::zeros({n}, at::TensorOptions().dtype(at::kLong));
+    const at::Tensor rows = at::zeros({n}, at::TensorOptions().dtype(at::kLong).device(model_device()));
     cls = last_block(x, blocks.back(), m_vision.heads, rows, {});
   }
-  const at::Tensor pooled = layer_norm(cls, m_post_w, m_post_b).contiguous();
-  const at::Tensor projected = linear(pooled, m_vproj).contiguous();
+  const at::Tensor pooled_dev = layer_norm(cls, m_post_w, m_post_b).contiguous();
+  const at::Tensor projected = linear(pooled_dev, m_vproj).contiguous().to(at::kCPU);
+  const at::Tensor pooled = pooled_dev.to(at::kCPU);
   const float* pp = pooled.data_ptr<float>();
   const float* jp = projected.data_ptr<float>();
   const std::size_t pd = static_cast<std::size_t>(d), jd = static_cast<std::size_t>(m_config.projection_dim);
@@ -411,6 +428,9 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
     rp[i] = eot[first + i];
   }
   const std::int64_t heads = m_text.heads;
+  tok = tok.to(model_device());
+  rows = rows.to(model_device());
+  const at::TensorOptions fopt = at::TensorOptions().dtype(at::kFloat).device(model_device());
   at::Tensor x = at::embedding(m_token, tok);  // [B, L, D]
   x.add_(m_tpos.narrow(0, 0, len));
   const float inf = std::numeric_limits<float>::infinity();
@@ -420,12 +440,12 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
     feature = x.reshape({n * len, x.size(2)})
                   .index_select(0, at::arange(n, rows.options()).mul_(len).add_(rows));
   } else {
-    const at::Tensor causal = at::full({len, len}, -inf, at::TensorOptions().dtype(at::kFloat)).triu_(1);
+    const at::Tensor causal = at::full({len, len}, -inf, fopt).triu_(1);
     for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], heads, causal);
     // The EOT row of sequence i attends to positions 0 .. eot[i]: [B * H, 1, L].
     const at::Tensor positions = at::arange(len, rows.options()).view({1, len});
     const at::Tensor allowed = positions.le(rows.view({n, 1}));  // [B, L]
-    const at::Tensor row_mask = at::full({n, len}, -inf, at::TensorOptions().dtype(at::kFloat))
+    const at::Tensor row_mask = at::full({n, len}, -inf, fopt)
                                     .masked_fill_(allowed, 0.0)
                                     .view({n, 1, 1, len})
                                     .expand({n, heads, 1, len})
@@ -433,7 +453,7 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
     feature = last_block(x, blocks.back(), heads, rows, row_mask);
   }
   const at::Tensor projected =
-      linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous();
+      linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous().to(at::kCPU);
   const float* jp = projected.data_ptr<float>();
   const std::size_t jd = static_cast<std::size_t>(m_config.projection_dim);
   for (std::size_t i = 0; i < count; ++i) out[first + i].assign(jp + i * jd, jp + (i + 1) * jd);
@@ -523,6 +543,7 @@ std::unique_ptr<ClipModel> ClipModel::load(const std::string& path, const ClipCo
                          "'visual.conv1.weight' (OpenAI/open_clip) is present");
   }
   ensure_torch_threads();
+  (void)model_device();  // a device that cannot be had is an error before any weight is read
   try {
     c10::InferenceMode guard;
     return std::make_unique<TorchClip>(std::move(c), file, layout);

@@ -9,6 +9,7 @@
 #include "models/torch_tensor.h"
 #include "util/error.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
@@ -121,8 +122,35 @@ void ensure_torch_threads() {
   if (!g_threads_chosen) set_torch_threads(0);
 }
 
+at::Device model_device() {
+  static const at::Device dev = [] {
+    const char* e = std::getenv("GHX_DEVICE");
+    const std::string want = e && *e ? e : "auto";
+    if (want == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    if (want == "cpu") return at::Device(at::kCPU);
+    if (want.rfind("cuda", 0) == 0) {
+      if (!at::hasCUDA())
+        throw Error("GHX_DEVICE=" + want + ", but this libtorch has no CUDA (Debian's libtorch-dev is CPU-only: "
+                    "build against a CUDA libtorch with -DTorch_DIR=...)");
+      try {
+        return at::Device(want);
+      } catch (const c10::Error&) {
+        throw Error("GHX_DEVICE=" + want + ": not a device (cpu, cuda or cuda:N)");
+      }
+    }
+    throw Error("GHX_DEVICE=" + want + ": not a device (auto, cpu, cuda or cuda:N)");
+  }();
+  return dev;
+}
+
 std::string torch_description() {
-  return std::string("libtorch ") + TORCH_VERSION + " (cpu)";
+  std::string where = "cpu";
+  try {
+    where = model_device().str();
+  } catch (const std::exception& e) {
+    where = e.what();
+  }
+  return std::string("libtorch ") + TORCH_VERSION + " (" + where + ")";
 }
 
 at::Tensor float_tensor(const WeightFile& f, const std::string& key) {

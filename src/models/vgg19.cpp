@@ -72,9 +72,10 @@ at::Tensor to_input(const std::vector<cv::Mat>& images, std::size_t first, std::
   }
   // NHWC bytes viewed as NCHW are channels_last: the float ops below keep that layout.
   // Same arithmetic as torchvision's to_tensor (x / 255) and Normalize ((x - mean) / std).
-  at::Tensor mean = at::from_blob(const_cast<float*>(k_mean), {1, 3, 1, 1});
-  at::Tensor stdev = at::from_blob(const_cast<float*>(k_std), {1, 3, 1, 1});
-  return bytes.permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(stdev);
+  const at::Device dev = model_device();
+  at::Tensor mean = at::from_blob(const_cast<float*>(k_mean), {1, 3, 1, 1}).to(dev);
+  at::Tensor stdev = at::from_blob(const_cast<float*>(k_std), {1, 3, 1, 1}).to(dev);
+  return bytes.to(dev).permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(stdev);
 }
 
 void TorchVgg19Style::run_batch(const std::vector<cv::Mat>& images, std::size_t first,
@@ -86,7 +87,7 @@ void TorchVgg19Style::run_batch(const std::vector<cv::Mat>& images, std::size_t 
       const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
       // F as (N, H*W, C): a view of the channels_last output; G = F^T F = (C x HW)(HW x C).
       at::Tensor f = y.permute({0, 2, 3, 1}).reshape({y.size(0), h * w, c});
-      at::Tensor g = at::bmm(f.transpose(1, 2), f).contiguous();
+      at::Tensor g = at::bmm(f.transpose(1, 2), f).contiguous().to(at::kCPU);
       const float* gp = g.data_ptr<float>();
       for (std::size_t i = 0; i < count; ++i) {
         GramSet& s = out[first + i];
@@ -132,6 +133,7 @@ std::vector<GramSet> TorchVgg19Style::grams(const std::vector<cv::Mat>& rgb_imag
 std::unique_ptr<Vgg19Style> Vgg19Style::load(const std::string& path) {
   const WeightFile f = WeightFile::open(path);
   ensure_torch_threads();
+  (void)model_device();  // a device that cannot be had is an error before any weight is read
   std::vector<Conv> convs;
   std::int64_t in_channels = 3;
   std::string prev = "the RGB input";
@@ -154,8 +156,8 @@ std::unique_ptr<Vgg19Style> Vgg19Style::load(const std::string& path) {
         bad(bkey, "shape " + shape_text(bs) + ", expected [" + std::to_string(ws[0]) + "]");
       Conv c;
       c.index = index;
-      c.weight = float_tensor(f, wkey).contiguous(at::MemoryFormat::ChannelsLast);
-      c.bias = float_tensor(f, bkey);
+      c.weight = float_tensor(f, wkey).contiguous(at::MemoryFormat::ChannelsLast).to(model_device());
+      c.bias = float_tensor(f, bkey).to(model_device());
       convs.push_back(std::move(c));
       in_channels = ws[0];
       prev = "features." + std::to_string(index);

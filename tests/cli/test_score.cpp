@@ -107,3 +107,25 @@ TEST_CASE("score: bad model file or option is exit 2", "[cli][score]") {
             "image.png").code == 2);
   CHECK(run("score clip --clip " + t / "m/clip.safetensors --tokenizer x --prompt p " + t / "image.png").code == 2);
 }
+
+TEST_CASE("GHX_DEVICE: cpu scores, an unknown device or CUDA without CUDA is one clear error", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  const std::string args = "score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png" +
+                           " --size 64x64 " + t / "image.png --json";
+  Result cpu = test::run_command("GHX_DEVICE=cpu " + std::string(GHX_BINARY) + " " + args + " 2>/dev/null");
+  CHECK(cpu.code == 0);
+  Result bogus = test::run_command("GHX_DEVICE=gpu0 " + std::string(GHX_BINARY) + " " + args + " 2>&1");
+  CHECK(bogus.code == 2);
+  CHECK(bogus.out.find("GHX_DEVICE=gpu0: not a device (auto, cpu, cuda or cuda:N)") != std::string::npos);
+  // Debian's libtorch has no CUDA: asking for it is an error naming the way out. (On a CUDA
+  // build the same command scores on the GPU instead.)
+  Result cuda = test::run_command("GHX_DEVICE=cuda " + std::string(GHX_BINARY) + " " + args + " 2>&1");
+  if (cuda.code != 0) {
+    CHECK(cuda.code == 2);
+    CHECK(cuda.out.find("this libtorch has no CUDA") != std::string::npos);
+  } else {
+    CHECK(json::parse(cuda.out.substr(cuda.out.find('{')))["scores"][0]["style_loss"].get<double>() ==
+          Approx(json::parse(cpu.out)["scores"][0]["style_loss"].get<double>()).epsilon(1e-4));
+  }
+}
