@@ -19,6 +19,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/png.h"
+#include "util/strings.h"
 #include "util/version.h"
 
 namespace ghx::exec {
@@ -330,12 +331,7 @@ class ReportExecutor : public Executor {
       for (const std::string* f : j.step->params_named("fixup")) {
         std::vector<std::string> v = plan::split_fields(*f);
         if (v.size() != 6) throw Error("report: malformed fixup parameter");
-        json rules = json::array();
-        for (size_t a = 0, b; a < v[5].size(); a = b + 1) {
-          b = v[5].find(',', a);
-          if (b == std::string::npos) b = v[5].size();
-          rules.push_back(v[5].substr(a, b - a));
-        }
+        json rules = util::split(v[5], ',');  // a fixup parameter is written only with rules
         json o = {{"section", v[0]}, {"id", v[1]}, {"original", v[3]}, {"final", v[4]}, {"rules", rules}};
         if (!v[2].empty()) o["checkpoint"] = v[2];
         fixups.push_back(std::move(o));

@@ -325,7 +325,8 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
     // tables above): mean, and mean over its prompts of the seed-to-seed sample std.
     std::vector<double> sec_sum(nc, 0.0);
     std::vector<int64_t> sec_n(nc, 0);
-    std::vector<std::vector<std::pair<std::string, std::vector<double>>>> sec_cells(nc);
+    std::map<std::string, size_t> sec_prompt;               // prompt -> its index in this section
+    std::vector<std::vector<std::vector<double>>> sec_cells(nc);  // [checkpoint][prompt] -> values
     for (const auto& row : agg["rows"]) {
       if (!row.is_array() || row.size() < 5) throw Error("aggregate row is malformed");
       const std::string ck = row.at(0).get<std::string>();
@@ -341,20 +342,24 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
       if (!std::isnan(value)) {
         sec_sum[ci->second] += value;
         ++sec_n[ci->second];
+        const size_t pi = sec_prompt.emplace(prompt, sec_prompt.size()).first->second;
         auto& cells = sec_cells[ci->second];
-        auto cell = std::find_if(cells.begin(), cells.end(), [&](const auto& c) { return c.first == prompt; });
-        if (cell == cells.end()) cells.emplace_back(prompt, std::vector<double>{value});
-        else cell->second.push_back(value);
+        if (cells.size() <= pi) cells.resize(pi + 1);
+        cells[pi].push_back(value);
       }
     }
     json by_checkpoint = json::object();
     for (size_t c = 0; c < nc; ++c) {
       if (sec_n[c] == 0) continue;
       double spread = 0;
-      for (const auto& cell : sec_cells[c]) spread += sample_std(cell.second.data(), cell.second.size());
-      by_checkpoint[info.checkpoints[c].first] = {
-          {"mean", sec_sum[c] / static_cast<double>(sec_n[c])},
-          {"std", sec_cells[c].empty() ? 0.0 : spread / static_cast<double>(sec_cells[c].size())}};
+      size_t cells = 0;
+      for (const auto& cell : sec_cells[c]) {
+        if (cell.empty()) continue;  // a prompt only other checkpoints have
+        spread += sample_std(cell.data(), cell.size());
+        ++cells;
+      }
+      by_checkpoint[info.checkpoints[c].first] = {{"mean", sec_sum[c] / static_cast<double>(sec_n[c])},
+                                                  {"std", cells ? spread / static_cast<double>(cells) : 0.0}};
     }
     sections.push_back({{"id", agg.at("section")},
                         {"metric", metric},

@@ -305,6 +305,9 @@ class Planner {
       }
     }
 
+    // The first image of each item per checkpoint, as the metrics plan it: the contact sheets show
+    // these (an item no metric scores, such as a plain prompt in a style_loss-only section, has none).
+    std::vector<std::vector<uint32_t>> first_images(items.size());
     for (const auto& metric : sec.metrics) {
       std::string variant = metric == "style_loss"   ? dsl::to_string(m_r.metrics.style_loss)
                             : metric == "clip_score" ? dsl::to_string(m_r.metrics.clip_score)
@@ -319,7 +322,8 @@ class Planner {
         agg.params.emplace_back("notm", "exclude_made_with");
         for (const auto& [ck, lora] : notm) agg.params.emplace_back("notm_exclude", join_fields({ck, lora}));
       }
-      for (const auto& item : items) {
+      for (size_t n = 0; n < items.size(); ++n) {
+        const PromptItem& item = items[n];
         std::vector<uint32_t> targets;
         if (metric == "style_loss") {
           if (item.style) {
@@ -339,6 +343,7 @@ class Planner {
         for (size_t ci = 0; ci < m_r.checkpoints.size(); ++ci) {
           for (int64_t i = 0; i < g.images_per_prompt(); ++i) {
             uint32_t gi = generate(sec, item, ci, i);
+            if (i == 0 && first_images[n].size() == ci) first_images[n].push_back(gi);
             Step met;
             met.kind = StepKind::metric;
             met.params.emplace_back("metric", metric);
@@ -370,9 +375,10 @@ class Planner {
       }
       aggregates.push_back(m_plan.add(std::move(agg)));
     }
-    for (const auto& item : items) {
-      std::vector<std::string> row = {sec.id, item.id, item.text, std::to_string(m_r.seed)};
-      for (size_t ci = 0; ci < m_r.checkpoints.size(); ++ci) row.push_back(m_plan.steps[generate(sec, item, ci, 0)].key.hex());
+    for (size_t n = 0; n < items.size(); ++n) {
+      if (first_images[n].empty()) continue;
+      std::vector<std::string> row = {sec.id, items[n].id, items[n].text, std::to_string(m_r.seed)};
+      for (uint32_t gi : first_images[n]) row.push_back(m_plan.steps[gi].key.hex());
       m_gallery.push_back(util::join(row, std::string(1, k_field_sep)));
     }
   }

@@ -9,6 +9,7 @@
 
 #include <kainjow/mustache.hpp>
 
+#include "exec/statistics.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -296,20 +297,19 @@ data build_view(const json& results, bool md) {
   view.set("variance", var);
   view.set("has_variance", !var.is_empty_list());
 
-  // Charts: the score, then every headline metric (no per-group breakdown, no spread, no z).
+  // Charts (HTML only): the score, then every headline metric (no per-group breakdown, spread or z).
   data charts{data::type::list};
-  {
-    data c;
-    c.set("title", "score (higher is better)");
-    c.set("svg", bar_chart(results, "score", true));
-    charts.push_back(c);
-  }
-  for (const auto& m : means) {
-    data c;
-    bool lower = m.rfind("style_loss", 0) == 0 || m.rfind("lora_loss", 0) == 0;
-    c.set("title", m + (lower ? " (lower is better)" : " (higher is better)"));
-    c.set("svg", bar_chart(results, m, false));
-    charts.push_back(c);
+  if (!md) {
+    data score;
+    score.set("title", "score (higher is better)");
+    score.set("svg", bar_chart(results, "score", true));
+    charts.push_back(score);
+    for (const auto& m : means) {
+      data c;
+      c.set("title", m + (exec::lower_is_better(m) ? " (lower is better)" : " (higher is better)"));
+      c.set("svg", bar_chart(results, m, false));
+      charts.push_back(c);
+    }
   }
   view.set("charts", charts);
 

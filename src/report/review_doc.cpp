@@ -87,7 +87,8 @@ json review_document(const dsl::Review& r, const plan::Plan& p) {
   auto model = [&](const std::string& entry, const dsl::ModelFile& m) {
     std::string sha = sha_of(m.file);
     json o = {{"file", relative_to_experiment(exp, m.file)}, {"sha256", sha}, {"autov2", sha.substr(0, 10)}};
-    if (!m.arch.empty()) o["arch"] = fs::exists(m.arch) ? "config.sha256:" + sha_of(m.arch) : m.arch;
+    // An arch the plan hashed is a config.json file; otherwise it is a known name.
+    if (!m.arch.empty()) o["arch"] = p.file_sha256.count(m.arch) ? "config.sha256:" + sha_of(m.arch) : m.arch;
     if (!m.layout.empty()) o["layout"] = m.layout;
     if (!m.activation.empty()) o["activation"] = m.activation;
     if (!m.clip.empty()) o["clip"] = m.clip;

@@ -149,3 +149,30 @@ TEST_CASE("a pinned sha256 that does not match is an error at the checkpoint", "
   CHECK_FALSE(plan::build_plan(*r, h, d));
   CHECK(d.format_all().find("experiment.toml:13:1: error: checkpoint 'alpha': file") != std::string::npos);
 }
+
+TEST_CASE("contact sheets name only images some metric scores", "[plan]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  // A plain prompt suite beside the styles, with style_loss only: no metric scores its prompt,
+  // so it must add no generate step (not even for the contact sheet).
+  test::write_text(t / "prompts.toml", "[suite]\nname = \"p\"\n[[prompt]]\nid = \"q1\"\ntext = \"a red fox\"\n");
+  test::write_text(t / "experiment.toml", test::small_experiment("prompts = \"prompts.toml\"\n"));
+  plan::Plan p = plan_of(t / "experiment.toml");
+  CHECK(kinds(p)["generate"] == 12);  // the 3 style prompts x 2 checkpoints x 2 images only
+  const plan::Step& rep = p.steps[p.report_steps.at(0)];
+  auto gallery = rep.params_named("gallery");
+  REQUIRE(gallery.size() == 3);
+  for (const std::string* g : gallery) {
+    std::vector<std::string> f = plan::split_fields(*g);
+    REQUIRE(f.size() == 6);  // section, prompt id, text, seed, one image per checkpoint
+    CHECK(f[1] != "q1");
+    for (size_t i = 4; i < f.size(); ++i) {
+      plan::StepKey k;
+      REQUIRE(plan::StepKey::from_hex(f[i], &k));
+      const plan::Step* gen = p.find(k);
+      REQUIRE(gen);
+      CHECK(gen->kind == plan::StepKind::generate);
+      CHECK(gen->param("seed") == "7");  // the first image
+    }
+  }
+}
