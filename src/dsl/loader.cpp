@@ -651,9 +651,6 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
       }
       if (auto v = r.str(t, "loras", where, false, s.pos)) {
         SourcePos lp = r.pos(*t.get("loras"));
-        if (s.generation.backend == "comfyui")
-          r.error(lp, "section '" + s.id + "': the comfyui backend does not apply <lora:...> prompt tags; "
-                      "run LoRA sections on a1111 (or import their images)");
         if (t.get("prompts") || t.get("styles"))
           r.error(lp, "section '" + s.id + "': 'loras' cannot be combined with 'prompts' or 'styles' (one suite per LoRA section)");
         if (auto p = r.existing_path(*v, lp, "LoRA suite")) {

@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "dsl/lora.h"
 #include "exec/http_backend.h"
 #include "exec/infotext.h"
 #include "util/error.h"
@@ -66,8 +67,10 @@ const std::set<std::string> k_numeric = {"seed", "steps", "cfg", "width", "heigh
 /// The value of each placeholder for one step (strings; numeric ones parsed when whole).
 std::map<std::string, std::string> placeholder_values(const plan::Step& s) {
   auto [sampler, scheduler] = comfyui_sampler(s.param("sampler"));
+  std::string prompt;
+  comfyui_loras(s.param("prompt"), &prompt);  // the tags become LoraLoader nodes
   return {{"checkpoint", s.param("checkpoint.server_name")},
-          {"prompt", s.param("prompt")},
+          {"prompt", prompt},
           {"negative", s.param("negative_prompt")},
           {"seed", s.param("seed")},
           {"steps", s.param("steps")},
@@ -143,10 +146,77 @@ std::string validation_message(const std::string& body) {
   }
 }
 
+/// A server's list for a message: at most 20 names, then how many more.
+std::string listing(const std::vector<std::string>& names) {
+  if (names.empty()) return "nothing";
+  std::vector<std::string> shown(names.begin(), names.begin() + std::min<size_t>(names.size(), 20));
+  return util::join(shown, ", ") + (names.size() > 20 ? ", ... (" + std::to_string(names.size() - 20) + " more)" : "");
+}
+
+/// "style/foo.safetensors" -> "foo".
+std::string file_stem(const std::string& name) {
+  const size_t slash = name.find_last_of("/\\");
+  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  const size_t dot = base.rfind('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+/// Chains one LoraLoader per LoRA after the template's checkpoint loader and moves every MODEL
+/// and CLIP link that read the loader onto the end of the chain.
+void chain_loras(json& g, const std::vector<ComfyLora>& loras) {
+  std::vector<std::string> loaders;
+  long long top = 0;
+  for (const auto& [id, n] : g.items()) {
+    if (n.is_object() && n.value("class_type", "") == "CheckpointLoaderSimple") loaders.push_back(id);
+    if (!id.empty() && id.size() < 18 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      top = std::max(top, std::stoll(id));
+  }
+  if (loaders.size() != 1)
+    throw Error("workflow template: <lora:...> tags need exactly one CheckpointLoaderSimple node to chain LoraLoader "
+                "nodes after (found " + std::to_string(loaders.size()) + ")");
+  const std::string ck = loaders[0];
+  std::string prev = ck;
+  std::set<std::string> added;
+  for (const ComfyLora& l : loras) {
+    std::string id;
+    do id = std::to_string(++top);
+    while (g.contains(id));
+    g[id] = {{"class_type", "LoraLoader"},
+             {"inputs",
+              {{"lora_name", l.lora_name},
+               {"strength_model", l.strength_model},
+               {"strength_clip", l.strength_clip},
+               {"model", json::array({prev, 0})},
+               {"clip", json::array({prev, 1})}}},
+             {"_meta", {{"title", "ghx: <lora:" + l.tag + ">"}}}};
+    prev = id;
+    added.insert(id);
+  }
+  for (auto& [id, n] : g.items()) {
+    if (added.count(id) || !n.is_object() || !n.contains("inputs") || !n["inputs"].is_object()) continue;
+    for (auto& [name, v] : n["inputs"].items())
+      if (v.is_array() && v.size() == 2 && v[0] == ck && (v[1] == 0 || v[1] == 1)) v[0] = prev;
+  }
+}
+
 std::string client_id() {
   static std::atomic<uint64_t> counter{0};
   auto now = std::chrono::system_clock::now().time_since_epoch().count();
   return "ghx-" + std::to_string(getpid()) + "-" + std::to_string(now) + "-" + std::to_string(++counter);
+}
+
+/// The LoraLoader nodes ghx added to a submitted graph, for the provenance meta.
+json loras_meta(const json& graph) {
+  json out = json::array();
+  for (const auto& [id, n] : graph.items())
+    if (n.is_object() && n.value("class_type", "") == "LoraLoader" && n.contains("_meta") &&
+        n["_meta"].value("title", "").rfind("ghx: ", 0) == 0)
+      out.push_back({{"node", id},
+                     {"lora_name", n["inputs"]["lora_name"]},
+                     {"strength_model", n["inputs"]["strength_model"]},
+                     {"strength_clip", n["inputs"]["strength_clip"]},
+                     {"verified", "by name only: listed by /object_info/LoraLoader (ComfyUI reports no LoRA hash)"}});
+  return out;
 }
 
 class ComfyUIExecutor : public Executor {
@@ -219,14 +289,43 @@ class ComfyUIExecutor : public Executor {
     return {};
   }
 
+  /// The LoRA files an endpoint lists (GET /object_info/LoraLoader), cached.
+  HttpFailure lora_files(const std::string& url, std::vector<std::string>& names) {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      auto it = m_loras.find(url);
+      if (it != m_loras.end()) {
+        names = it->second;
+        return {};
+      }
+    }
+    auto c = client_for(url, m_opts.connect_timeout_s, m_opts.connect_timeout_s);
+    auto res = c->Get("/object_info/LoraLoader");
+    HttpFailure f = http_failure(url, res, "GET /object_info/LoraLoader");
+    if (!f.message.empty()) return f;
+    try {
+      json j = json::parse(res->body);
+      if (!j.contains("LoraLoader")) throw Error(host_of(url) + ": the server has no LoraLoader node");
+      for (const auto& n : j.at("LoraLoader").at("input").at("required").at("lora_name").at(0))
+        names.push_back(n.get<std::string>());
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(host_of(url) + ": malformed /object_info/LoraLoader answer: " + e.what());
+    }
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_loras[url] = names;
+    return {};
+  }
+
   void generate(const plan::Step& s, Outcome& out) {
     if (s.find_param("hires.scale"))
       throw Error("comfyui: hires fix is not supported by this backend (build it into the workflow)");
     const std::string server_name = s.param("checkpoint.server_name");
-    json graph = fill_comfyui_workflow(workflow(s), s);
+    const bool has_loras = !comfyui_loras(s.param("prompt")).empty();  // also checks the tags
     const std::string cid = client_id();
-    const json req = {{"prompt", graph}, {"client_id", cid}};
-    const std::string body = req.dump();
+    json req;
+    if (!has_loras) req = {{"prompt", fill_comfyui_workflow(workflow(s), s)}, {"client_id", cid}};
     const int64_t seed = std::stoll(s.param("seed"));
 
     std::string prompt_id, png, filename, subfolder, type;
@@ -238,11 +337,20 @@ class ComfyUIExecutor : public Executor {
       if (!names.count(server_name)) {
         std::vector<std::string> known(names.begin(), names.end());
         throw Error(host_of(u) + ": checkpoint '" + server_name + "' is not on the server (CheckpointLoaderSimple lists: " +
-                    util::join(known, ", ") + ")");
+                    listing(known) + ")");
       }
-      // 2. submit
+      // 2. the LoRAs by file name on this endpoint, then submit
+      if (has_loras) {
+        std::vector<std::string> files;
+        if (HttpFailure f = lora_files(u, files); !f.message.empty()) return f;
+        try {
+          req = {{"prompt", fill_comfyui_workflow(workflow(s), s, &files)}, {"client_id", cid}};
+        } catch (const Error& e) {
+          throw Error(host_of(u) + ": " + e.what());
+        }
+      }
       auto c = client_for(u, m_opts.connect_timeout_s, m_opts.timeout_s);
-      auto res = c->Post("/prompt", body, "application/json");
+      auto res = c->Post("/prompt", req.dump(), "application/json");
       if (res && res->status == 400)
         throw Error(host_of(u) + ": ComfyUI rejected the workflow: " + validation_message(res->body));
       if (HttpFailure f = http_failure(u, res, "POST /prompt"); !f.message.empty()) return f;
@@ -320,6 +428,7 @@ class ComfyUIExecutor : public Executor {
                    {"infotext", infotext}}},
                  {"sampler", {{"a1111", s.param("sampler")}, {"sampler_name", sampler_name}, {"scheduler", scheduler}}},
                  {"workflow", {{"path", s.param("workflow.path")}, {"sha256", s.param("workflow.sha256")}}},
+                 {"loras", loras_meta(req["prompt"])},
                  {"checkpoint",
                   {{"identity", s.param("checkpoint")},
                    {"server_name", server_name},
@@ -336,6 +445,7 @@ class ComfyUIExecutor : public Executor {
   std::mutex m_mu;
   std::map<std::string, json> m_workflows;                   ///< path -> template
   std::map<std::string, std::set<std::string>> m_checkpoints;  ///< endpoint -> ckpt names
+  std::map<std::string, std::vector<std::string>> m_loras;     ///< endpoint -> LoRA file names
 };
 
 }  // namespace
@@ -354,12 +464,51 @@ std::pair<std::string, std::string> comfyui_sampler(const std::string& a1111_nam
               util::join(known, ", ") + ")");
 }
 
-json fill_comfyui_workflow(const json& workflow, const plan::Step& step) {
+std::vector<ComfyLora> comfyui_loras(const std::string& prompt, std::string* stripped) {
+  std::vector<ComfyLora> out;
+  std::string rest;
+  size_t at = 0;
+  for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt)) {
+    if (!t.numeric() || t.params.size() > 2)
+      throw Error("comfyui: LoRA tag '" + prompt.substr(t.begin, t.end - t.begin) +
+                  "': a LoraLoader takes <lora:NAME>, <lora:NAME:W> or <lora:NAME:TE:UNET> with plain numbers");
+    ComfyLora l;
+    l.tag = t.name;
+    if (t.weights.size() == 1) l.strength_model = l.strength_clip = t.weights[0];
+    if (t.weights.size() == 2) {
+      l.strength_clip = t.weights[0];
+      l.strength_model = t.weights[1];
+    }
+    out.push_back(std::move(l));
+    rest += prompt.substr(at, t.begin - at);
+    at = t.end;
+  }
+  if (stripped) *stripped = rest + prompt.substr(at);
+  return out;
+}
+
+std::string comfyui_lora_name(const std::string& tag, const std::vector<std::string>& names) {
+  for (bool exact : {true, false}) {
+    std::vector<std::string> hits;
+    for (const auto& n : names)
+      if (exact ? file_stem(n) == tag : util::iequals(file_stem(n), tag)) hits.push_back(n);
+    if (hits.size() == 1) return hits[0];
+    if (hits.size() > 1) throw Error("LoRA '" + tag + "' is ambiguous: the server lists " + util::join(hits, ", "));
+  }
+  throw Error("LoRA '" + tag + "' is not on the server (LoraLoader lists: " + listing(names) + ")");
+}
+
+json fill_comfyui_workflow(const json& workflow, const plan::Step& step, const std::vector<std::string>* lora_names) {
   json g = workflow;
   std::set<std::string> used;
   fill_node(g, placeholder_values(step), used);
   for (const char* need : {"checkpoint", "prompt", "seed"})
     if (!used.count(need)) throw Error(std::string("workflow template: no {{") + need + "}} placeholder");
+  std::vector<ComfyLora> loras = comfyui_loras(step.param("prompt"));
+  if (!loras.empty()) {
+    for (ComfyLora& l : loras) l.lora_name = lora_names ? comfyui_lora_name(l.tag, *lora_names) : l.tag + ".safetensors";
+    chain_loras(g, loras);
+  }
   return g;
 }
 

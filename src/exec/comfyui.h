@@ -14,8 +14,16 @@
 // Checkpoint: ComfyUI reports no model hash. The checkpoint's server name must be listed by
 // GET /object_info/CheckpointLoaderSimple (cached per endpoint) before anything is submitted;
 // the provenance meta records that the model identity was checked by name only.
-// LoRA: <lora:name:w> tags in the prompt are NOT applied by ComfyUI (CLIPTextEncode reads them
-// as text); LoRAs must be LoraLoader nodes in the workflow (a LoRA-suite feature, later issue).
+// LoRA: ComfyUI does not read <lora:...> prompt tags (CLIPTextEncode would encode them as text),
+// so ghx applies them as A1111 does: every tag is cut out of {{prompt}} (the text around it is
+// left as written) and becomes a LoraLoader node, chained in prompt order between the template's
+// one CheckpointLoaderSimple and everything that read its MODEL (output 0) or CLIP (output 1);
+// the VAE link is untouched. Weights: <lora:n> 1/1, <lora:n:w> w/w, <lora:n:te:unet>
+// strength_clip te, strength_model unet (A1111's order). The tag names the LoRA by file stem, as
+// A1111 does: the endpoint's GET /object_info/LoraLoader list (cached) must hold exactly one
+// lora_name whose file stem is the tag (exact case first, else ignoring case), else the step
+// fails naming the tag and the list. ComfyUI reports no LoRA hash: identity by name only, as
+// the meta records. The plan adds a key parameter to comfyui steps whose prompt has tags.
 // Not supported (the step fails rather than silently differ): hires fix parameters.
 // Fails: per step (an Outcome with the error), never by throwing out of run(); a validation
 // error (400 with node_errors) fails the step with ComfyUI's message and is not retried;
@@ -49,9 +57,30 @@ std::unique_ptr<Executor> make_comfyui_executor(const BackendOptions& options);
 /// Throws ghx::Error for any other name (listing the known ones).
 std::pair<std::string, std::string> comfyui_sampler(const std::string& a1111_name);
 
-/// The template with every placeholder replaced (see above). Throws ghx::Error for an unknown
-/// "{{name}}" or a template without {{checkpoint}}, {{prompt}} or {{seed}}.
-nlohmann::json fill_comfyui_workflow(const nlohmann::json& workflow, const plan::Step& step);
+/// One <lora:...> tag of a step's prompt as a LoraLoader.
+struct ComfyLora {
+  std::string tag;        ///< the name in the tag
+  std::string lora_name;  ///< LoraLoader's lora_name (the server's file name)
+  double strength_model = 1, strength_clip = 1;
+};
+
+/// The LoRA tags of `prompt` in order, with lora_name left empty; `*stripped` (when given) is the
+/// prompt with the tags cut out. Throws ghx::Error for a tag whose parameters are not 0-2 plain
+/// numbers (e.g. A1111's named `te=` / `dyn` forms, which have no LoraLoader equivalent).
+std::vector<ComfyLora> comfyui_loras(const std::string& prompt, std::string* stripped = nullptr);
+
+/// The server file for LoRA tag `tag` among `names` (LoraLoader's lora_name list): the one name
+/// whose file stem equals the tag, exactly, else ignoring ASCII case. Throws ghx::Error naming
+/// the tag when none or several match.
+std::string comfyui_lora_name(const std::string& tag, const std::vector<std::string>& names);
+
+/// The template with every placeholder replaced (see above) and, when the prompt has LoRA tags,
+/// a LoraLoader chain after the checkpoint loader; `lora_names` is the server's LoraLoader list
+/// (null: "<tag>.safetensors"). Throws ghx::Error for an unknown "{{name}}", a template without
+/// {{checkpoint}}, {{prompt}} or {{seed}}, or LoRA tags with not exactly one
+/// CheckpointLoaderSimple in the template.
+nlohmann::json fill_comfyui_workflow(const nlohmann::json& workflow, const plan::Step& step,
+                                     const std::vector<std::string>* lora_names = nullptr);
 
 /// The endpoints that answer GET /system_stats; one line per one that does not in `errors`.
 std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, double timeout_s,

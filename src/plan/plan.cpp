@@ -233,7 +233,18 @@ class Planner {
     gen.params.emplace_back("negative_prompt", item.negative);
     gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
     add_generation_params(gen.params, g);
-    if (g.backend == "comfyui") gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
+    if (g.backend == "comfyui") {
+      gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
+      // ComfyUI gets the prompt's LoRA tags as LoraLoader nodes (exec/comfyui.h): a different
+      // graph than the template alone, so such steps say how their LoRAs were applied.
+      std::vector<dsl::LoraTag> tags = dsl::find_lora_tags(item.text);
+      for (const dsl::LoraTag& t : tags)
+        if ((!t.numeric() || t.params.size() > 2) && m_bad_comfy_tags.insert(item.text).second)
+          m_d.error(sec.pos, "section '" + sec.id + "', prompt '" + item.id + "': the comfyui backend applies <lora:NAME>, "
+                             "<lora:NAME:W> and <lora:NAME:TE:UNET> with plain numbers, not '" +
+                             item.text.substr(t.begin, t.end - t.begin) + "'");
+      if (!tags.empty()) gen.params.emplace_back("lora.apply", "comfyui LoraLoader chain v1");
+    }
     // A LoRA the prompt loads changes the pixels: where the suite names its file, its content
     // is part of the key (by tag, in prompt order).
     if (sec.loras)
@@ -386,6 +397,7 @@ class Planner {
   const dsl::Review& m_r;
   FileHasher& m_hasher;
   dsl::Diagnostics& m_d;
+  std::set<std::string> m_bad_comfy_tags;  ///< prompts already reported (one error per prompt)
   Plan m_plan;
   std::vector<std::string> m_identity;  // per checkpoint
   std::string m_vgg_sha, m_tokenizer_sha;

@@ -272,3 +272,131 @@ TEST_CASE("comfyui through the binary: endpoints probed with /system_stats befor
   CHECK(srv.requests("/system_stats") == 1);
   CHECK(srv.prompts().size() == 2 * 3 * 2);  // 2 checkpoints x 3 prompts x 2 images, one request each
 }
+
+TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoint loader", "[comfyui][lora]") {
+  std::string stripped;
+  auto loras = exec::comfyui_loras("ink boat, <lora:Moxin_10:0.6>, (<LORA : wash : 0.5 : 0.25>:1.2) <lora:plain>", &stripped);
+  REQUIRE(loras.size() == 3);
+  CHECK(stripped == "ink boat, , (:1.2) ");  // the text around the tags is left as written (as A1111 does)
+  CHECK(loras[0].tag == "Moxin_10");
+  CHECK(loras[0].strength_model == 0.6);
+  CHECK(loras[0].strength_clip == 0.6);
+  CHECK(loras[1].tag == "wash");
+  CHECK(loras[1].strength_clip == 0.5);  // <lora:NAME:TE:UNET>
+  CHECK(loras[1].strength_model == 0.25);
+  CHECK(loras[2].strength_model == 1);
+  CHECK(loras[2].strength_clip == 1);
+  CHECK(exec::comfyui_loras("no tags (x:1.1)", &stripped).empty());
+  CHECK(stripped == "no tags (x:1.1)");
+  CHECK_THROWS_WITH(exec::comfyui_loras("a <lora:x:te=0.5>"), Catch::Contains("'<lora:x:te=0.5>'"));
+  CHECK_THROWS_WITH(exec::comfyui_loras("a <lora:x:1:1:8>"), Catch::Contains("<lora:NAME:TE:UNET>"));
+
+  // names by file stem, exact case first, then ignoring case; sub-folders are fine
+  const std::vector<std::string> files = {"styles/Moxin_10.safetensors", "moxin_10.pt", "detail.safetensors", "DETAIL.ckpt",
+                                          "ink.safetensors"};
+  CHECK(exec::comfyui_lora_name("Moxin_10", files) == "styles/Moxin_10.safetensors");
+  CHECK(exec::comfyui_lora_name("moxin_10", files) == "moxin_10.pt");
+  CHECK(exec::comfyui_lora_name("INK", files) == "ink.safetensors");
+  CHECK_THROWS_WITH(exec::comfyui_lora_name("Detail", files), Catch::Contains("ambiguous") && Catch::Contains("DETAIL.ckpt"));
+  CHECK_THROWS_WITH(exec::comfyui_lora_name("gone", files),
+                    Catch::Contains("LoRA 'gone' is not on the server") && Catch::Contains("ink.safetensors"));
+
+  plan::Step s;
+  s.kind = plan::StepKind::generate;
+  s.params = {{"checkpoint", "x"}, {"prompt", "boat <lora:Moxin_10:0.6> <lora:ink:0.5:0.25>"}, {"negative_prompt", "n"},
+              {"seed", "5"}, {"sampler", "Euler"}, {"steps", "20"}, {"cfg_scale", "7"}, {"width", "64"}, {"height", "64"}};
+  s.context = {{"checkpoint.server_name", "m.safetensors"}};
+  const json t = json::parse(test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
+  json g = exec::fill_comfyui_workflow(t, s, &files);
+  REQUIRE(g.size() == t.size() + 2);
+  // ids after the template's highest one, chained in prompt order: 4 -> 10 -> 11
+  REQUIRE(g.contains("10"));
+  REQUIRE(g.contains("11"));
+  CHECK(g["10"]["class_type"] == "LoraLoader");
+  CHECK(g["10"]["inputs"]["lora_name"] == "styles/Moxin_10.safetensors");
+  CHECK(g["10"]["inputs"]["model"] == json::array({"4", 0}));
+  CHECK(g["10"]["inputs"]["clip"] == json::array({"4", 1}));
+  CHECK(g["10"]["inputs"]["strength_model"] == 0.6);
+  CHECK(g["11"]["inputs"]["lora_name"] == "ink.safetensors");
+  CHECK(g["11"]["inputs"]["model"] == json::array({"10", 0}));
+  CHECK(g["11"]["inputs"]["clip"] == json::array({"10", 1}));
+  CHECK(g["11"]["inputs"]["strength_clip"] == 0.5);
+  CHECK(g["11"]["inputs"]["strength_model"] == 0.25);
+  // every MODEL / CLIP reader now reads the chain's end; the VAE still comes from the checkpoint
+  CHECK(g["3"]["inputs"]["model"] == json::array({"11", 0}));
+  CHECK(g["6"]["inputs"]["clip"] == json::array({"11", 1}));
+  CHECK(g["7"]["inputs"]["clip"] == json::array({"11", 1}));
+  CHECK(g["8"]["inputs"]["vae"] == json::array({"4", 2}));
+  CHECK(g["6"]["inputs"]["text"] == "boat  ");  // the tags are cut out of {{prompt}}
+  // without a server list: <tag>.safetensors
+  CHECK(exec::fill_comfyui_workflow(t, s)["10"]["inputs"]["lora_name"] == "Moxin_10.safetensors");
+  // no tags: the template exactly as before
+  s.params[1].second = "boat";
+  json plain = exec::fill_comfyui_workflow(t, s, &files);
+  CHECK(plain.size() == t.size());
+  CHECK(plain["3"]["inputs"]["model"] == json::array({"4", 0}));
+  // a template whose checkpoint loader cannot be found (or is not one) cannot take LoRAs
+  s.params[1].second = "boat <lora:ink>";
+  json two = t;
+  two["40"] = t["4"];
+  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(two, s, &files), Catch::Contains("exactly one CheckpointLoaderSimple") &&
+                                                                      Catch::Contains("found 2"));
+}
+
+TEST_CASE("comfyui: a LoRA section runs with LoraLoader nodes; a LoRA the server lacks fails only its steps",
+          "[comfyui][lora]") {
+  Review r;
+  test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}},
+                        {{"detail", "aaaabbbbccccddddeeeeffff00001111aaaabbbbccccddddeeeeffff00001111"}});
+  write_review(r, {srv.url()});
+  test::write_text(r.dir / "loras.toml", R"([suite]
+name = "loras"
+[[lora]]
+id = "detail"
+[[lora.showcase]]
+image = "targets/anime/1.png"
+prompt = "city at night <lora:detail:0.6>, rain"
+[[lora]]
+id = "ghost"
+[[lora.showcase]]
+image = "targets/anime/2.png"
+prompt = "forest <lora:ghost:0.7>"
+)");
+  test::write_text(r.exp, test::read_text(r.exp) + "\n[[section]]\nid = \"lora\"\nloras = \"loras.toml\"\nmetrics = [\"style_loss\"]\n");
+  Ran ran = run(r);
+  // 2 checkpoints x 4 images of the ghost prompt fail; the style section and the detail prompt run
+  CHECK(ran.sum.failed == 8);
+  for (const auto& f : ran.sum.failures)
+    CHECK_THAT(f.error, Catch::Contains("LoRA 'ghost' is not on the server (LoraLoader lists: detail.safetensors)"));
+  size_t with_lora = 0;
+  for (const auto& q : srv.prompts()) {
+    const json& g = q["prompt"];
+    if (node(g, "CLIPTextEncode")["inputs"]["text"] == "city at night , rain") {
+      ++with_lora;
+      const json& l = node(g, "LoraLoader")["inputs"];
+      CHECK(l["lora_name"] == "detail.safetensors");
+      CHECK(l["strength_model"] == 0.6);
+    }
+    CHECK(g.dump().find("ghost") == std::string::npos);  // nothing was submitted for it
+  }
+  CHECK(with_lora == 8);
+  CHECK(srv.requests("/object_info/LoraLoader") == 1);  // the list is cached per endpoint
+  auto cache = cache::Cache::open(r.dir / "cache");
+  size_t stored = 0;
+  for (const auto& s : ran.plan.steps) {
+    if (s.kind != plan::StepKind::generate || s.param("prompt").find("<lora:detail") == std::string::npos) continue;
+    CHECK(s.param("lora.apply") == "comfyui LoraLoader chain v1");
+    auto png = cache->get(s.key);
+    REQUIRE(png);
+    ++stored;
+    // the pixels the server made WITH the LoRA (the fake draws applied LoRAs into its image)
+    cv::Mat want = test::fake_render(s.param("checkpoint").substr(7, 10), "city at night , rain <lora:detail:0.6>",
+                                     std::stoll(s.param("seed")), 32, 32);
+    CHECK(cv::norm(util::decode_image(*png, "stored"), want, cv::NORM_INF) == 0);
+    json meta = json::parse(cache->record(s.key)->meta);
+    REQUIRE(meta["loras"].size() == 1);
+    CHECK(meta["loras"][0]["lora_name"] == "detail.safetensors");
+    CHECK(meta["loras"][0]["verified"].get<std::string>().find("by name only") != std::string::npos);
+  }
+  CHECK(stored == 8);
+}

@@ -182,3 +182,39 @@ TEST_CASE("editing a fixup rule changes exactly the prompts it rewrites", "[plan
   CHECK(after["anime#0"] == before["anime#0"]);
   CHECK(after["manga#0"] == before["manga#0"]);
 }
+
+TEST_CASE("LoRA section on comfyui: tagged prompts' keys say how LoRAs are applied; a tag it cannot apply is an error",
+          "[plan][lora][comfyui]") {
+  test::TempDir t;
+  const std::string exp = write_lora_review(t.path());
+  test::write_text(t / "workflow.json",
+                   test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
+  std::string text = test::read_text(exp);
+  text.replace(text.find("backend = \"synthetic\""), 21,
+               "backend = \"comfyui\"\nworkflow = \"workflow.json\"\nendpoints = [\"http://127.0.0.1:9\"]");
+  test::write_text(exp, text);
+  plan::Plan p = plan_of(exp);
+  size_t tagged = 0, plain = 0;
+  for (const auto* g : of_kind(p, plan::StepKind::generate)) {
+    const bool has_tag = g->param("prompt").find("<lora:") != std::string::npos;
+    CHECK((g->find_param("lora.apply") != nullptr) == has_tag);
+    if (has_tag) CHECK(g->param("lora.apply") == "comfyui LoraLoader chain v1");
+    (has_tag ? tagged : plain) += 1;
+  }
+  CHECK(tagged == 8);
+  CHECK(plain == 12);
+
+  // A1111's named-parameter form has no LoraLoader equivalent: the plan says so, once per prompt.
+  std::string suite = test::read_text(t / "loras.toml");
+  suite.replace(suite.find("ink boat <lora:Moxin_10>"), 24, "ink boat <lora:Moxin_10:te=0.5>");
+  test::write_text(t / "loras.toml", suite);
+  dsl::Diagnostics d;
+  auto r = dsl::load_review(exp, d);
+  REQUIRE(r);
+  plan::FileHasher h(nullptr);
+  CHECK_FALSE(plan::build_plan(*r, h, d));
+  const std::string errs = d.format_all();
+  CHECK_THAT(errs, Catch::Contains("prompt 'moxin#0': the comfyui backend applies <lora:NAME>") &&
+                       Catch::Contains("not '<lora:Moxin_10:te=0.5>'"));
+  CHECK(errs.find("moxin#0") == errs.rfind("moxin#0"));
+}
