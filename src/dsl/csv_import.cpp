@@ -17,6 +17,8 @@ namespace ghx::dsl {
 
 namespace {
 
+using util::trim;
+
 constexpr std::string_view k_bom = "\xEF\xBB\xBF";
 
 /// Length of the valid UTF-8 sequence at `i`, or 0 (overlong forms and surrogates are invalid).
@@ -104,16 +106,9 @@ class Cursor {
   int m_col = 1;
 };
 
-std::string_view trim(std::string_view s, std::string_view spaces = " \t") {
-  size_t b = s.find_first_not_of(spaces);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(spaces);
-  return s.substr(b, e - b + 1);
-}
-
 /// Prompt cells lose surrounding white space (also line ends): the generation servers ignore
 /// it, and in TOML it would be invisible.
-std::string trim_text(std::string_view s) { return std::string(trim(s, " \t\r\n")); }
+std::string trim_text(std::string_view s) { return std::string(trim(s)); }
 
 std::string lower(std::string_view s) {
   std::string out(s);

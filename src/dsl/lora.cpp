@@ -12,11 +12,7 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+using util::trim;
 
 using util::iequals;
 
@@ -186,20 +182,26 @@ std::vector<std::pair<std::string, std::string>> notm_exclusions(const Suite& su
   return out;
 }
 
+std::string a1111_form(const LoraTag& tag) {
+  std::string s = "<lora:" + tag.name;
+  for (const auto& p : tag.params) s += ":" + p;
+  return s + ">";
+}
+
+bool a1111_reads(std::string_view prompt, const LoraTag& tag) {
+  return prompt.substr(tag.begin, tag.end - tag.begin) == a1111_form(tag);
+}
+
 void warn_unreadable_tags(const Suite& suite, Diagnostics& diags) {
   for (const Lora& l : suite.loras)
     for (const Showcase& sc : l.showcase) {
       if (sc.skip) continue;
       std::string text = apply_fixups(suite, l, sc).final_text;
-      for (const LoraTag& t : find_lora_tags(text)) {
-        std::string as_read = "<lora:" + t.name;
-        for (const auto& p : t.params) as_read += ":" + p;
-        as_read += ">";
-        std::string raw = text.substr(t.begin, t.end - t.begin);
-        if (raw != as_read)
-          diags.warning(sc.pos, "LoRA '" + l.id + "': tag '" + raw + "' is not written as A1111 reads tags ('" + as_read +
+      for (const LoraTag& t : find_lora_tags(text))
+        if (!a1111_reads(text, t))
+          diags.warning(sc.pos, "LoRA '" + l.id + "': tag '" + text.substr(t.begin, t.end - t.begin) +
+                                    "' is not written as A1111 reads tags ('" + a1111_form(t) +
                                     "'); the webui would ignore it (fix the prompt, or let a rule rewrite it)");
-      }
     }
 }
 

@@ -27,6 +27,12 @@ struct LoraTag {
 /// "lora" matches ignoring case. `<lora:>` (no name) and unclosed brackets are plain text.
 std::vector<LoraTag> find_lora_tags(std::string_view prompt);
 
+/// The tag as A1111 reads tags (`<lora:NAME:P...>`: lowercase `lora`, no spaces).
+std::string a1111_form(const LoraTag& tag);
+/// true when A1111 reads this tag of `prompt`: it is written exactly in a1111_form (the webui
+/// silently ignores anything else).
+bool a1111_reads(std::string_view prompt, const LoraTag& tag);
+
 /// true when `prompt` has a tag whose name equals `name` ignoring (ASCII) case.
 bool has_lora_tag(std::string_view prompt, std::string_view name);
 

@@ -10,8 +10,11 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "dsl/lora.h"
 #include "exec/http_backend.h"
 #include "exec/infotext.h"
+#include "models/hashes.h"
+#include "plan/plan.h"
 #include "util/error.h"
 #include "util/png_text.h"
 #include "util/strings.h"
@@ -160,6 +163,12 @@ class A1111Executor : public Executor {
         } else {
           infotext = chunks["parameters"];
         }
+        std::vector<std::map<std::string, std::string>> loras;
+        const std::string lora_problem = a1111_check_loras(*jobs[i].step, infotext, [this](const std::string& f) { return lora_hash(f); }, &loras);
+        if (!lora_problem.empty()) {
+          out[i].error = host_of(url) + ": " + lora_problem;
+          continue;
+        }
         json meta = {{"backend", "a1111"},
                      {"endpoint", url},
                      {"request", req},
@@ -170,6 +179,7 @@ class A1111Executor : public Executor {
                        {"index", k},
                        {"infotext", infotext}}},
                      {"checkpoint", {{"identity", first.param("checkpoint")}, {"autov2", want_hash}}}};
+        if (!loras.empty()) meta["loras"] = loras;
         out[i].bytes = std::move(png);
         out[i].ok = true;
         out[i].meta = meta.dump();
@@ -189,11 +199,86 @@ class A1111Executor : public Executor {
     return t.format();
   }
 
+  /// A LoRA file's hash, read once per run.
+  std::string lora_hash(const std::string& path) {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      auto it = m_lora_hashes.find(path);
+      if (it != m_lora_hashes.end()) return it->second;
+    }
+    std::string h = a1111_lora_hash(path);
+    std::lock_guard<std::mutex> lock(m_mu);
+    return m_lora_hashes[path] = h;
+  }
+
   BackendOptions m_opts;
   EndpointPools m_pools;
+  std::mutex m_mu;
+  std::map<std::string, std::string> m_lora_hashes;  ///< file -> LoRA hash
 };
 
 }  // namespace
+
+std::string a1111_lora_hash(const std::string& path) {
+  models::ModelHashes h = models::hash_model_file(path);
+  return h.lora ? *h.lora : h.sha256.substr(0, 12);
+}
+
+std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
+                              const std::function<std::string(const std::string&)>& file_hash,
+                              std::vector<std::map<std::string, std::string>>* checked) {
+  const std::string& prompt = s.param("prompt");
+  std::vector<std::string> names;
+  for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt))
+    if (dsl::a1111_reads(prompt, t)) {
+      std::string n;
+      for (char c : t.name)
+        if (c != ':' && c != ',') n += c;  // extra_networks_lora.py: mentioned_name without ":,"
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  if (names.empty()) return "";
+  // "Lora hashes": "name: 0123456789ab, other: ba9876543210"
+  std::map<std::string, std::string> shown;
+  const auto text = Infotext::parse(infotext);
+  const std::string* hashes = text ? text->get("Lora hashes") : nullptr;
+  if (hashes)
+    for (const std::string& item : util::split(*hashes, ',')) {
+      const size_t colon = item.rfind(':');
+      if (colon == std::string::npos) continue;
+      const std::string_view v(item);
+      shown[std::string(util::trim(v.substr(0, colon)))] = std::string(util::trim(v.substr(colon + 1)));
+    }
+  std::map<std::string, std::string> files;  // tag -> the review's file for it
+  for (const auto& [k, v] : s.context)
+    if (k == "lora.file") {
+      std::vector<std::string> f = plan::split_fields(v);
+      if (f.size() == 2) files[f[0]] = f[1];
+    }
+  for (const std::string& n : names) {
+    auto it = shown.find(n);
+    if (it == shown.end())
+      return "LoRA '" + n + "' was not applied: the image's infotext has no \"Lora hashes\" entry for it (A1111 " +
+             "generates without a LoRA it cannot find: is it in the server's models/Lora folder? The entries are also " +
+             "missing when the setting \"Add Lora hashes to infotext\" is off)";
+    std::map<std::string, std::string> c = {{"name", n}, {"hash", it->second}, {"verified", "applied (the review names no file)"}};
+    auto f = std::find_if(files.begin(), files.end(), [&](const auto& e) {
+      std::string stripped;
+      for (char ch : e.first)
+        if (ch != ':' && ch != ',') stripped += ch;
+      return stripped == n;
+    });
+    if (f != files.end()) {
+      const std::string want = file_hash(f->second);
+      if (!util::iequals(it->second, want))
+        return "LoRA '" + n + "': the server used a file with LoRA hash " + it->second + ", the review's " + f->second +
+               " has " + want + " (another version of the LoRA on the server?)";
+      c["file"] = f->second;
+      c["verified"] = "LoRA hash of the review's file";
+    }
+    if (checked) checked->push_back(std::move(c));
+  }
+  return "";
+}
 
 std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options) {
   return std::make_unique<A1111Executor>(options);

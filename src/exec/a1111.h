@@ -8,8 +8,14 @@
 // the infotext into the PNG's `parameters` chunk when the server left it out; retries with
 // exponential backoff on connection errors and 5xx; several endpoints (one request in flight
 // each, shared by the runner's workers, a dead endpoint dropped while the others go on).
+// LoRAs: A1111 also silently generates without a LoRA it cannot find, so every tag of the prompt
+// that A1111 reads must show in the image's infotext "Lora hashes" (name with ':' and ','
+// removed, as A1111 writes it); where the review names the LoRA's file (context lora.file), the
+// hash shown must be that file's LoRA hash (a1111_lora_hash). Else the image's step fails.
 // Fails: per step (an Outcome with the error), never by throwing out of run().
-// Never: guesses a seed or a model; stores an image it could not verify.
+// Never: guesses a seed, a model or a LoRA; stores an image it could not verify.
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +37,17 @@ struct ServerModel {
 
 /// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
+
+/// The LoRA hash A1111 shows for a file (12 hex digits): SHA-256 of a safetensors file's data
+/// after its header, of the whole file otherwise. Throws ghx::Error naming an unreadable file.
+std::string a1111_lora_hash(const std::string& path);
+
+/// Why the image of step `s` (its infotext `infotext`) may not be stored for its LoRAs, or "".
+/// `file_hash` gives a LoRA file's hash (a1111_lora_hash, memoised by the caller). `checked`
+/// (when given) gets one {name, hash, file?, verified} object per tag checked.
+std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
+                              const std::function<std::string(const std::string&)>& file_hash,
+                              std::vector<std::map<std::string, std::string>>* checked = nullptr);
 
 /// The endpoints that answer /sdapi/v1/sd-models; one line per one that does not in `errors`.
 std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, double timeout_s,

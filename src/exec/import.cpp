@@ -14,6 +14,7 @@
 #include "util/hash.h"
 #include "util/png.h"
 #include "util/png_text.h"
+#include "util/strings.h"
 
 namespace ghx::exec {
 
@@ -27,12 +28,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
+std::string trim(const std::string& s) { return std::string(util::trim(s)); }
 
 bool is_image_ext(const std::string& ext) {
   std::string e = lower(ext);

@@ -250,8 +250,10 @@ class Planner {
     if (sec.loras)
       for (const dsl::LoraTag& t : dsl::find_lora_tags(item.text))
         for (const auto& l : sec.loras->loras)
-          if (!l.file.empty() && util::iequals(l.tag, t.name))
+          if (!l.file.empty() && util::iequals(l.tag, t.name)) {
             gen.params.emplace_back("lora", join_fields({l.tag, hash(l.file, l.pos)}));
+            gen.context.emplace_back("lora.file", join_fields({t.name, l.file}));  // a1111 checks the server's copy
+          }
     gen.context.emplace_back("checkpoint.name", m_r.checkpoints[ci].name);
     const dsl::Checkpoint& cp = m_r.checkpoints[ci];
     gen.context.emplace_back("checkpoint.backend_name", cp.backend_name);

@@ -62,6 +62,12 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+std::string_view trim(std::string_view s, std::string_view spaces) {
+  const size_t b = s.find_first_not_of(spaces);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(spaces) - b + 1);
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -19,6 +19,8 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 /// The parts of `s` between occurrences of `sep` ("a,,b" -> "a", "", "b"; "" -> one empty part).
 std::vector<std::string> split(std::string_view s, char sep);
+/// `s` without leading and trailing characters of `spaces` (a view into `s`).
+std::string_view trim(std::string_view s, std::string_view spaces = " \t\r\n");
 /// Equal ignoring ASCII case (LoRA names, CSV headers).
 bool iequals(std::string_view a, std::string_view b);
 /// Standard base64 (RFC 4648, with padding). decode throws ghx::Error on invalid input.

@@ -10,6 +10,7 @@
 
 #include "cache/cache.h"
 #include "dsl/loader.h"
+#include "exec/a1111.h"
 #include "exec/infotext.h"
 #include "exec/runner.h"
 #include "plan/plan.h"
@@ -169,4 +170,111 @@ TEST_CASE("a1111: every endpoint dead: the steps fail with the reason, finished 
   Ran rerun = run(r);
   CHECK(rerun.sum.failed == 0);
   CHECK(back.txt2img_requests().size() == 2);  // only what was missing
+}
+
+namespace {
+
+/// A minimal safetensors file ({} header) whose data is `data`: its LoRA hash is sha256(data).
+std::string write_lora_file(const std::string& path, const std::string& data) {
+  std::string header = "{}      ";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  test::write_text(path, bytes + header + data);
+  return util::sha256_hex(data).substr(0, 12);
+}
+
+}  // namespace
+
+TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111][lora]") {
+  test::TempDir t;
+  const std::string want = write_lora_file(t / "detail.safetensors", "detail lora weights");
+  CHECK(exec::a1111_lora_hash(t / "detail.safetensors") == want);
+  test::write_text(t / "detail.pt", "pickled weights");
+  CHECK(exec::a1111_lora_hash(t / "detail.pt") == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
+
+  plan::Step s;
+  s.kind = plan::StepKind::generate;
+  s.params = {{"prompt", "a <lora:detail:0.6>, <lora:a,b:1> <LoRA:ignored:1>"}};
+  s.context = {{"lora.file", std::string("detail") + plan::k_field_sep + (t / "detail.safetensors")}};
+  int hashed = 0;
+  auto file_hash = [&](const std::string& f) {
+    ++hashed;
+    return exec::a1111_lora_hash(f);
+  };
+  std::vector<std::map<std::string, std::string>> checked;
+  const std::string ok = "a <lora:detail:0.6>, <lora:a,b:1>\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
+                         ", ab: 0123456789ab\", Version: v1";
+  CHECK(exec::a1111_check_loras(s, ok, file_hash, &checked) == "");
+  REQUIRE(checked.size() == 2);
+  CHECK(checked[0].at("name") == "detail");
+  CHECK(checked[0].at("verified") == "LoRA hash of the review's file");
+  CHECK(checked[1].at("name") == "ab");  // A1111 drops ':' and ',' from the name it writes
+  CHECK(checked[1].at("verified") == "applied (the review names no file)");
+  CHECK(hashed == 1);
+  // a LoRA the server did not apply (A1111 skips one it cannot find), and a tag A1111 does not
+  // read, which is not required
+  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want + "\", Size: 8x8", file_hash),
+             Catch::Contains("LoRA 'ab' was not applied"));
+  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1", file_hash), Catch::Contains("LoRA 'detail' was not applied"));
+  // another version of the file on the server
+  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: 0123456789ab, ab: 0123456789ab\", Size: 8x8", file_hash),
+             Catch::Contains("LoRA 'detail': the server used a file with LoRA hash 0123456789ab") && Catch::Contains(want));
+  s.params[0].second = "no tags at all";
+  CHECK(exec::a1111_check_loras(s, "", file_hash) == "");
+}
+
+TEST_CASE("a1111: a LoRA section stores only images made with the review's LoRA files", "[a1111][lora]") {
+  Review r;
+  write_review(r, {});  // endpoints set below
+  const std::string detail = write_lora_file(r.dir / "detail.safetensors", "detail lora weights");
+  write_lora_file(r.dir / "old.safetensors", "the version the review wants");
+  const std::string pad(52, '0');
+  test::FakeA1111 srv({{"a.safetensors", r.sha_a}, {"b.safetensors", r.sha_b}},
+                      {{"detail", detail + pad}, {"old", "0123456789ab" + pad}});
+  r.exp = test::write_backend_review(r.dir.path(), "backend = \"a1111\"\nendpoints = [\"" + srv.url() + "\"]", 2);
+  test::write_text(r.dir / "loras.toml", R"([suite]
+name = "loras"
+[[lora]]
+id = "detail"
+file = "detail.safetensors"
+[[lora.showcase]]
+image = "targets/anime/1.png"
+prompt = "city <lora:detail:0.6>"
+[[lora]]
+id = "old"
+file = "old.safetensors"
+[[lora.showcase]]
+image = "targets/anime/2.png"
+prompt = "forest <lora:old:0.7>"
+[[lora]]
+id = "ghost"
+[[lora.showcase]]
+image = "targets/anime/2.png"
+prompt = "sea <lora:ghost>"
+)");
+  test::write_text(r.exp, test::read_text(r.exp) + "\n[[section]]\nid = \"lora\"\nloras = \"loras.toml\"\nmetrics = [\"style_loss\"]\n");
+  Ran ran = run(r);
+  CHECK(ran.sum.failed == 16);  // old and ghost: 2 checkpoints x 4 images each
+  size_t wrong_version = 0, not_applied = 0;
+  for (const auto& f : ran.sum.failures) {
+    wrong_version += f.error.find("LoRA 'old': the server used a file with LoRA hash 0123456789ab") != std::string::npos;
+    not_applied += f.error.find("LoRA 'ghost' was not applied") != std::string::npos;
+  }
+  CHECK(wrong_version == 8);
+  CHECK(not_applied == 8);
+  auto cache = cache::Cache::open(r.dir / "cache");
+  size_t stored = 0;
+  for (const auto& s : ran.plan.steps) {
+    if (s.kind != plan::StepKind::generate) continue;
+    const bool has = cache->get(s.key).has_value();
+    CHECK(has == (s.param("prompt").find("<lora:old") == std::string::npos &&
+                  s.param("prompt").find("<lora:ghost") == std::string::npos));
+    if (!has || s.param("prompt").find("<lora:detail") == std::string::npos) continue;
+    ++stored;
+    json meta = json::parse(cache->record(s.key)->meta);
+    REQUIRE(meta["loras"].size() == 1);
+    CHECK(meta["loras"][0]["hash"] == detail);
+    CHECK(meta["loras"][0]["verified"] == "LoRA hash of the review's file");
+  }
+  CHECK(stored == 8);
 }
