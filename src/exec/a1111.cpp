@@ -241,6 +241,7 @@ std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
   std::map<std::string, std::string> shown;
   const auto text = Infotext::parse(infotext);
   const std::string* hashes = text ? text->get("Lora hashes") : nullptr;
+  if (!hashes && text) hashes = text->get("LoRA hashes");  // SD.Next's spelling
   if (hashes)
     for (const std::string& item : util::split(*hashes, ',')) {
       const size_t colon = item.rfind(':');
