@@ -219,6 +219,8 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
   // another version of the file on the server
   CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: 0123456789ab, ab: 0123456789ab\", Size: 8x8", file_hash),
              Catch::Contains("LoRA 'detail': the server used a file with LoRA hash 0123456789ab") && Catch::Contains(want));
+  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, LoRA hashes: \"detail: " + want + ", ab: 0123456789ab\", Size: 8x8",
+                                file_hash) == "");  // SD.Next's spelling
   s.params[0].second = "no tags at all";
   CHECK(exec::a1111_check_loras(s, "", file_hash) == "");
 }
