@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/style.h"
+#include "util/hash.h"
 
 namespace ghx::test {
 
@@ -157,6 +158,16 @@ inline std::string write_backend_review(const std::string& dir, const std::strin
   write_text(dir + "/suite.toml", "[suite]\nname = \"s\"\n[[style]]\nid = \"anime\"\nprompts = [\"anime girl\"]\n"
                                   "targets = \"targets/anime/\"\n");
   return dir + "/experiment.toml";
+}
+
+/// A minimal safetensors file ({} header) holding `data`; returns its A1111 LoRA hash (the first
+/// 12 hex digits of sha256(data): the data after the header).
+inline std::string write_lora_file(const std::string& path, const std::string& data) {
+  const std::string header = "{}      ";
+  std::string bytes(8, '\0');
+  for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  write_text(path, bytes + header + data);
+  return util::sha256_hex(data).substr(0, 12);
 }
 
 /// `["url1", "url2"]` for a TOML array.

@@ -224,56 +224,50 @@ std::string a1111_lora_hash(const std::string& path) {
   return h.lora ? *h.lora : h.sha256.substr(0, 12);
 }
 
+std::vector<PromptLora> a1111_prompt_loras(const plan::Step& s) {
+  auto written = [](const std::string& name) {  // extra_networks_lora.py: mentioned_name without ":,"
+    std::string n;
+    for (char c : name)
+      if (c != ':' && c != ',') n += c;
+    return n;
+  };
+  std::vector<PromptLora> out;
+  const std::string& prompt = s.param("prompt");
+  for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt)) {
+    if (!dsl::a1111_reads(prompt, t)) continue;
+    const std::string n = written(t.name);
+    if (std::any_of(out.begin(), out.end(), [&](const PromptLora& l) { return l.name == n; })) continue;
+    PromptLora l{n, ""};
+    for (const auto& [k, v] : s.context)
+      if (k == "lora.file") {
+        std::vector<std::string> f = plan::split_fields(v);
+        if (f.size() == 2 && written(f[0]) == n) l.file = f[1];
+      }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
                               const std::function<std::string(const std::string&)>& file_hash,
                               std::vector<std::map<std::string, std::string>>* checked) {
-  const std::string& prompt = s.param("prompt");
-  std::vector<std::string> names;
-  for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt))
-    if (dsl::a1111_reads(prompt, t)) {
-      std::string n;
-      for (char c : t.name)
-        if (c != ':' && c != ',') n += c;  // extra_networks_lora.py: mentioned_name without ":,"
-      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-    }
-  if (names.empty()) return "";
-  // "Lora hashes": "name: 0123456789ab, other: ba9876543210"
-  std::map<std::string, std::string> shown;
+  const std::vector<PromptLora> loras = a1111_prompt_loras(s);
+  if (loras.empty()) return "";
   const auto text = Infotext::parse(infotext);
-  const std::string* hashes = text ? text->get("Lora hashes") : nullptr;
-  if (!hashes && text) hashes = text->get("LoRA hashes");  // SD.Next's spelling
-  if (hashes)
-    for (const std::string& item : util::split(*hashes, ',')) {
-      const size_t colon = item.rfind(':');
-      if (colon == std::string::npos) continue;
-      const std::string_view v(item);
-      shown[std::string(util::trim(v.substr(0, colon)))] = std::string(util::trim(v.substr(colon + 1)));
-    }
-  std::map<std::string, std::string> files;  // tag -> the review's file for it
-  for (const auto& [k, v] : s.context)
-    if (k == "lora.file") {
-      std::vector<std::string> f = plan::split_fields(v);
-      if (f.size() == 2) files[f[0]] = f[1];
-    }
-  for (const std::string& n : names) {
-    auto it = shown.find(n);
+  const std::map<std::string, std::string> shown = text ? text->lora_hashes() : std::map<std::string, std::string>{};
+  for (const PromptLora& l : loras) {
+    auto it = shown.find(l.name);
     if (it == shown.end())
-      return "LoRA '" + n + "' was not applied: the image's infotext has no \"Lora hashes\" entry for it (A1111 " +
+      return "LoRA '" + l.name + "' was not applied: the image's infotext has no \"Lora hashes\" entry for it (A1111 " +
              "generates without a LoRA it cannot find: is it in the server's models/Lora folder? The entries are also " +
              "missing when the setting \"Add Lora hashes to infotext\" is off)";
-    std::map<std::string, std::string> c = {{"name", n}, {"hash", it->second}, {"verified", "applied (the review names no file)"}};
-    auto f = std::find_if(files.begin(), files.end(), [&](const auto& e) {
-      std::string stripped;
-      for (char ch : e.first)
-        if (ch != ':' && ch != ',') stripped += ch;
-      return stripped == n;
-    });
-    if (f != files.end()) {
-      const std::string want = file_hash(f->second);
+    std::map<std::string, std::string> c = {{"name", l.name}, {"hash", it->second}, {"verified", "applied (the review names no file)"}};
+    if (!l.file.empty()) {
+      const std::string want = file_hash(l.file);
       if (!util::iequals(it->second, want))
-        return "LoRA '" + n + "': the server used a file with LoRA hash " + it->second + ", the review's " + f->second +
+        return "LoRA '" + l.name + "': the server used a file with LoRA hash " + it->second + ", the review's " + l.file +
                " has " + want + " (another version of the LoRA on the server?)";
-      c["file"] = f->second;
+      c["file"] = l.file;
       c["verified"] = "LoRA hash of the review's file";
     }
     if (checked) checked->push_back(std::move(c));

@@ -42,6 +42,15 @@ std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
 /// after its header, of the whole file otherwise. Throws ghx::Error naming an unreadable file.
 std::string a1111_lora_hash(const std::string& path);
 
+/// A LoRA a step's prompt loads, as A1111 reads tags: its name as A1111 writes it in "Lora
+/// hashes" (the tag's name without ':' and ','), and the review's file for it (context
+/// lora.file) or "". Each name once, in prompt order.
+struct PromptLora {
+  std::string name;
+  std::string file;
+};
+std::vector<PromptLora> a1111_prompt_loras(const plan::Step& s);
+
 /// Why the image of step `s` (its infotext `infotext`) may not be stored for its LoRAs, or "".
 /// `file_hash` gives a LoRA file's hash (a1111_lora_hash, memoised by the caller). `checked`
 /// (when given) gets one {name, hash, file?, verified} object per tag checked.

@@ -21,6 +21,11 @@
 //     it does not ("backend_name:"), an image's "Model" name, if given, must equal the
 //     checkpoint's server name, its stem, or the checkpoint's name (else two checkpoints would
 //     share one image);
+//   - LoRAs: for each LoRA the prompt loads (as A1111 reads tags) whose [[lora]] names a file,
+//     when the image's metadata gives a hash for that name ("Lora hashes", or a sidecar's
+//     resources[type=lora]), the hash must be the file's (its LoRA hash, or for Civitai's AutoV2
+//     the start of its SHA-256; 8+ hex digits compared): another version of the LoRA made it.
+//     Metadata silent about the LoRA is not a mismatch;
 //   - size: when the image declares a "Size" (the base size, before hires fix, as A1111 writes
 //     it), it must equal the step's width x height; pixel dimensions are not compared (hires fix
 //     makes them differ from the planned size).
@@ -56,6 +61,7 @@ struct ImportImage {
   std::string model_name;  ///< "Model", or ""
   int width = 0, height = 0;  ///< declared "Size"; 0 when unknown
   std::string infotext;    ///< A1111 infotext describing the image (written into PNGs lacking one)
+  std::map<std::string, std::string> lora_hashes;  ///< LoRA name -> hash (lowercased), as the metadata says
 };
 
 struct ImportIndex {

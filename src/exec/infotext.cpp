@@ -1,7 +1,10 @@
 #include "exec/infotext.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
+
+#include "util/strings.h"
 
 namespace ghx::exec {
 
@@ -289,6 +292,22 @@ std::optional<int64_t> Infotext::seed() const {
   if (errno != 0 || end != s.c_str() + s.size() || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
     return std::nullopt;
   return static_cast<int64_t>(x);
+}
+
+std::map<std::string, std::string> Infotext::lora_hashes() const {
+  std::map<std::string, std::string> out;
+  const std::string* v = get("Lora hashes");
+  if (!v) v = get("LoRA hashes");
+  if (v)
+    for (const std::string& item : util::split(*v, ',')) {
+      const std::string_view e(item);
+      const size_t colon = e.rfind(':');
+      if (colon == std::string_view::npos) continue;
+      std::string h(util::trim(e.substr(colon + 1)));
+      for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out[std::string(util::trim(e.substr(0, colon)))] = h;
+    }
+  return out;
 }
 
 std::string Infotext::model_hash() const {

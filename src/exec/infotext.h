@@ -14,6 +14,7 @@
 // Fails: parse() returns std::nullopt only for empty or whitespace-only text (text without a
 // parameters line is a prompt, as in A1111). Never: guesses a missing seed.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,6 +36,9 @@ struct Infotext {
   std::optional<int64_t> seed() const;
   /// "Model hash" (AutoV2, 10 hex digits) or "".
   std::string model_hash() const;
+  /// "Lora hashes" (SD.Next: "LoRA hashes"), "name: 0123456789ab, other: ..." as name -> hash
+  /// lowercased; empty when absent.
+  std::map<std::string, std::string> lora_hashes() const;
 
   /// The text form, exactly as A1111 writes it (quoting values that need it).
   std::string format() const;

@@ -172,22 +172,9 @@ TEST_CASE("a1111: every endpoint dead: the steps fail with the reason, finished 
   CHECK(back.txt2img_requests().size() == 2);  // only what was missing
 }
 
-namespace {
-
-/// A minimal safetensors file ({} header) whose data is `data`: its LoRA hash is sha256(data).
-std::string write_lora_file(const std::string& path, const std::string& data) {
-  std::string header = "{}      ";
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  test::write_text(path, bytes + header + data);
-  return util::sha256_hex(data).substr(0, 12);
-}
-
-}  // namespace
-
 TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111][lora]") {
   test::TempDir t;
-  const std::string want = write_lora_file(t / "detail.safetensors", "detail lora weights");
+  const std::string want = test::write_lora_file(t / "detail.safetensors", "detail lora weights");
   CHECK(exec::a1111_lora_hash(t / "detail.safetensors") == want);
   test::write_text(t / "detail.pt", "pickled weights");
   CHECK(exec::a1111_lora_hash(t / "detail.pt") == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
@@ -228,8 +215,8 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
 TEST_CASE("a1111: a LoRA section stores only images made with the review's LoRA files", "[a1111][lora]") {
   Review r;
   write_review(r, {});  // endpoints set below
-  const std::string detail = write_lora_file(r.dir / "detail.safetensors", "detail lora weights");
-  write_lora_file(r.dir / "old.safetensors", "the version the review wants");
+  const std::string detail = test::write_lora_file(r.dir / "detail.safetensors", "detail lora weights");
+  test::write_lora_file(r.dir / "old.safetensors", "the version the review wants");
   const std::string pad(52, '0');
   test::FakeA1111 srv({{"a.safetensors", r.sha_a}, {"b.safetensors", r.sha_b}},
                       {{"detail", detail + pad}, {"old", "0123456789ab" + pad}});

@@ -305,3 +305,45 @@ TEST_CASE("import: the size must match when the image declares it; a bad sidecar
   CHECK(rep.unmatched[1].why.find("sidecar") != std::string::npos);
   CHECK_THROWS_AS(exec::scan_import_dir(r.dir / "nope"), Error);
 }
+
+TEST_CASE("import: an image made with another version of the review's LoRA file is not matched", "[import][lora]") {
+  test::TempDir t;
+  const std::string want = test::write_lora_file(t / "detail.safetensors", "detail lora weights");
+  const std::string sha = util::sha256_hex(test::read_text(t / "detail.safetensors"));
+  plan::Step s;
+  s.kind = plan::StepKind::generate;
+  s.params = {{"checkpoint", "backend_name:m"}, {"prompt", "city <lora:detail:0.6>, <lora:free:1>"}, {"negative_prompt", ""},
+              {"seed", "7"}, {"width", "32"}, {"height", "32"}};
+  s.context = {{"lora.file", std::string("detail") + plan::k_field_sep + (t / "detail.safetensors")}};
+
+  // read from a PNG's infotext and from a Civitai sidecar's resources
+  std::filesystem::create_directories(t / "in");
+  exec::Infotext it;
+  it.prompt = s.param("prompt");
+  it.set("Steps", "20");
+  it.set("Seed", "7");
+  it.set("Lora hashes", "detail: 0123456789AB, free: 999999999999");
+  test::write_text(t / "in/a.png", util::png_set_text(util::encode_png(picture(1)), "parameters", it.format(), "a"));
+  std::vector<uchar> buf;
+  cv::imencode(".jpg", picture(2), buf);
+  test::write_text(t / "in/b.jpeg", std::string(buf.begin(), buf.end()));
+  json meta = {{"prompt", s.param("prompt")}, {"seed", 7},
+               {"resources", json::array({{{"name", "detail"}, {"type", "lora"}, {"weight", 0.6}, {"hash", sha.substr(0, 10)}}})}};
+  test::write_text(t / "in/b.json", meta.dump());
+  exec::ImportIndex idx = exec::scan_import_dir(t / "in");
+  REQUIRE(idx.images.size() == 2);
+  CHECK(idx.images[0].lora_hashes == std::map<std::string, std::string>{{"detail", "0123456789ab"}, {"free", "999999999999"}});
+  CHECK(idx.images[1].lora_hashes == std::map<std::string, std::string>{{"detail", sha.substr(0, 10)}});
+  // another file than the review's: not this step's image
+  CHECK_THAT(exec::import_mismatch(idx.images[0], s), Catch::Contains("LoRA 'detail' hash 0123456789ab, not the review's") &&
+                                                         Catch::Contains(want));
+  // Civitai's AutoV2 of the same file: matched ('free' names no file: any hash is fine)
+  CHECK(exec::import_mismatch(idx.images[1], s) == "");
+  exec::ImportImage img = idx.images[0];
+  img.lora_hashes["detail"] = want;
+  CHECK(exec::import_mismatch(img, s) == "");
+  img.lora_hashes.clear();  // metadata silent about LoRAs: nothing to compare
+  CHECK(exec::import_mismatch(img, s) == "");
+  img.lora_hashes["detail"] = want.substr(0, 6);  // too short to tell
+  CHECK_THAT(exec::import_mismatch(img, s), Catch::Contains("LoRA 'detail' hash"));
+}
