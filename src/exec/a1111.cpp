@@ -252,9 +252,12 @@ std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
                               const std::function<std::string(const std::string&)>& file_hash,
                               std::vector<std::map<std::string, std::string>>* checked) {
   const std::vector<PromptLora> loras = a1111_prompt_loras(s);
-  if (loras.empty()) return "";
   const auto text = Infotext::parse(infotext);
   const std::map<std::string, std::string> shown = text ? text->lora_hashes() : std::map<std::string, std::string>{};
+  for (const auto& [name, hash] : shown)
+    if (std::none_of(loras.begin(), loras.end(), [&, &name = name](const PromptLora& l) { return l.name == name; }))
+      return "the server applied LoRA '" + name + "' [" + hash + "], which the prompt does not load (A1111's setting " +
+             "\"Add network to prompt\" (sd_lora) adds one to every prompt)";
   for (const PromptLora& l : loras) {
     auto it = shown.find(l.name);
     if (it == shown.end())

@@ -11,7 +11,8 @@
 // LoRAs: A1111 also silently generates without a LoRA it cannot find, so every tag of the prompt
 // that A1111 reads must show in the image's infotext "Lora hashes" (name with ':' and ','
 // removed, as A1111 writes it); where the review names the LoRA's file (context lora.file), the
-// hash shown must be that file's LoRA hash (a1111_lora_hash). Else the image's step fails.
+// hash shown must be that file's LoRA hash (a1111_lora_hash); and no other LoRA may show (A1111's
+// "Add network to prompt" setting appends one to every prompt). Else the image's step fails.
 // Fails: per step (an Outcome with the error), never by throwing out of run().
 // Never: guesses a seed, a model or a LoRA; stores an image it could not verify.
 #include <functional>

@@ -208,8 +208,15 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
              Catch::Contains("LoRA 'detail': the server used a file with LoRA hash 0123456789ab") && Catch::Contains(want));
   CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, LoRA hashes: \"detail: " + want + ", ab: 0123456789ab\", Size: 8x8",
                                 file_hash) == "");  // SD.Next's spelling
+  // a LoRA the prompt does not load (A1111's "Add network to prompt" setting)
+  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
+                                            ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8", file_hash),
+             Catch::Contains("the server applied LoRA 'extra' [00000000aaaa], which the prompt does not load"));
   s.params[0].second = "no tags at all";
   CHECK(exec::a1111_check_loras(s, "", file_hash) == "");
+  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Size: 8x8", file_hash) == "");
+  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"extra: 00000000aaaa\"", file_hash),
+             Catch::Contains("LoRA 'extra'"));
 }
 
 TEST_CASE("a1111: a LoRA section stores only images made with the review's LoRA files", "[a1111][lora]") {
