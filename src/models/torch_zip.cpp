@@ -219,7 +219,10 @@ enum class Kind {
   storage_class,
   dtype,
   storage,
-  tensor
+  tensor,
+  script_class,   // a TorchScript module class (__torch__.*): data only, nothing to run
+  script_object,  // an instance of one; items: its attributes (key, value, ...) after BUILD
+  jit_helper      // torch.jit._pickle.build_*list / restore_type_tag: returns its first argument
 };
 
 const char* kind_name(Kind k) {
@@ -254,6 +257,12 @@ const char* kind_name(Kind k) {
       return "a storage";
     case Kind::tensor:
       return "a tensor";
+    case Kind::script_class:
+      return "a TorchScript class";
+    case Kind::script_object:
+      return "a TorchScript module";
+    case Kind::jit_helper:
+      return "a torch.jit._pickle function";
   }
   return "?";
 }
@@ -388,6 +397,21 @@ class Unpickler {
   Ref global(const std::string& module, const std::string& name);
   Ref reduce(Ref callable, Ref args);
   Ref persistent_load(Ref pid);
+  /// A TorchScript module's tensors, named by their attribute path ("visual.conv1.weight");
+  /// other attributes (flags, ints, strings) are skipped.
+  void flatten(Ref obj, const std::string& prefix, std::vector<std::pair<std::string, Ref>>& out, int depth,
+               std::size_t& budget) {
+    if (depth > 64) bad("TorchScript modules nested more than 64 deep");
+    const std::vector<Ref> items = at(obj).items;
+    for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+      if (budget-- == 0) bad("TorchScript module with more than a million attributes");
+      if (at(items[i]).kind != Kind::string) continue;
+      const std::string name = prefix + at(items[i]).s;
+      const Kind k = at(items[i + 1]).kind;
+      if (k == Kind::tensor) out.emplace_back(name, items[i + 1]);
+      if (k == Kind::script_object) flatten(items[i + 1], name + ".", out, depth + 1, budget);
+    }
+  }
   std::vector<std::int64_t> int_tuple(Ref r, const char* what);
   void put(std::uint64_t index, Ref r) {
     if (index > 0xffffffffu) bad("memo index too large");
@@ -418,6 +442,17 @@ class Unpickler {
 };
 
 Ref Unpickler::global(const std::string& module, const std::string& name) {
+  // torch.jit.save: modules are instances of generated classes, rebuilt here as attribute dicts.
+  if (module.compare(0, 9, "__torch__") == 0 && (module.size() == 9 || module[9] == '.')) {
+    Value v;
+    v.kind = Kind::script_class;
+    v.s = module + "." + name;
+    return make(std::move(v));
+  }
+  if (module == "torch.jit._pickle" &&
+      (name == "build_intlist" || name == "build_floatlist" || name == "build_boollist" || name == "build_doublelist" ||
+       name == "build_tensorlist" || name == "restore_type_tag"))
+    return make_kind(Kind::jit_helper);
   for (const GlobalName& g : k_globals) {
     if (module == g.module && name == g.name) {
       Value v;
@@ -429,7 +464,7 @@ Ref Unpickler::global(const std::string& module, const std::string& name) {
   // Named, never imported: this is where a malicious pickle (os.system, builtins.eval, ...) stops.
   bad("refusing global '" + module + "." + name +
       "': a state dict only names collections.OrderedDict, torch._utils._rebuild_tensor_v2 / "
-      "_rebuild_parameter and torch storage types (a pickle can otherwise run code)");
+      "_rebuild_parameter, torch storage types and TorchScript classes (a pickle can otherwise run code)");
 }
 
 std::vector<std::int64_t> Unpickler::int_tuple(Ref r, const char* what) {
@@ -474,6 +509,9 @@ Ref Unpickler::reduce(Ref callable, Ref args_ref) {
     case Kind::ordered_dict_class:
       if (!args.empty()) bad("collections.OrderedDict called with arguments");
       return make_kind(Kind::dict);
+    case Kind::jit_helper:
+      if (args.empty()) bad("torch.jit._pickle function called without arguments");
+      return args[0];
     case Kind::rebuild_parameter:
       // (data, requires_grad, backward_hooks): the tensor itself.
       if (args.empty() || at(args[0]).kind != Kind::tensor) bad("torch._utils._rebuild_parameter without a tensor");
@@ -512,20 +550,30 @@ std::map<std::string, TensorInfo> Unpickler::run() {
       case '.': {  // STOP
         if (m_stack.size() != 1 || !m_marks.empty()) bad("STOP with a malformed stack");
         const Value& root = at(m_stack.back());
-        if (root.kind != Kind::dict)
+        std::vector<std::pair<std::string, Ref>> named;  // key, tensor
+        if (root.kind == Kind::script_object) {
+          std::size_t budget = 1u << 20;
+          flatten(m_stack.back(), "", named, 0, budget);
+        } else if (root.kind == Kind::dict) {
+          for (std::size_t i = 0; i + 1 < root.items.size(); i += 2) {
+            const Value& key = at(root.items[i]);
+            const Value& val = at(root.items[i + 1]);
+            if (key.kind != Kind::string)
+              bad(std::string("a top-level key is ") + kind_name(key.kind) + ", not a string");
+            if (val.kind != Kind::tensor)
+              fail(m_path, "top-level key '" + key.s + "' holds " + kind_name(val.kind) +
+                               ", not a tensor (only a flat state dict of tensors is read; a "
+                               "checkpoint wrapping one must be re-saved as its state dict)");
+            named.emplace_back(key.s, root.items[i + 1]);
+          }
+        } else {
           bad(std::string("the pickle holds ") + kind_name(root.kind) + ", a state dict (dict of tensors) expected");
+        }
         std::map<std::string, TensorInfo> out;
-        for (std::size_t i = 0; i + 1 < root.items.size(); i += 2) {
-          const Value& key = at(root.items[i]);
-          const Value& val = at(root.items[i + 1]);
-          if (key.kind != Kind::string)
-            bad(std::string("a top-level key is ") + kind_name(key.kind) + ", not a string");
-          if (val.kind != Kind::tensor)
-            fail(m_path, "top-level key '" + key.s + "' holds " + kind_name(val.kind) +
-                             ", not a tensor (only a flat state dict of tensors is read; a "
-                             "checkpoint wrapping one must be re-saved as its state dict)");
+        for (const auto& [name, ref] : named) {
+          const Value& val = at(ref);
           const Value& st = at(val.storage);
-          auto bad_key = [&](const std::string& msg) { fail(m_path, "tensor '" + key.s + "': " + msg); };
+          auto bad_key = [&](const std::string& msg) { fail(m_path, "tensor '" + name + "': " + msg); };
           if (val.shape.size() != val.stride.size()) bad_key("size and stride have different lengths");
           std::uint64_t numel = 1;
           for (std::int64_t d : val.shape) {
@@ -558,7 +606,7 @@ std::map<std::string, TensorInfo> Unpickler::run() {
           const std::size_t es = dtype_size(val.dtype);
           t.begin = static_cast<std::size_t>(m_storages.at(st.s)->data_offset + static_cast<std::uint64_t>(val.i) * es);
           t.end = t.begin + static_cast<std::size_t>(numel * es);
-          if (!out.emplace(key.s, std::move(t)).second) fail(m_path, "tensor '" + key.s + "' appears twice");
+          if (!out.emplace(name, std::move(t)).second) fail(m_path, "tensor '" + name + "' appears twice");
         }
         return out;
       }
@@ -719,15 +767,28 @@ std::map<std::string, TensorInfo> Unpickler::run() {
         m_stack.push_back(reduce(callable, args));
         break;
       }
-      case 0x81: {  // NEWOBJ: cls.__new__(cls, *args); only OrderedDict qualifies
+      case 0x81: {  // NEWOBJ: cls.__new__(cls, *args); OrderedDict, or a TorchScript module
         const Ref args = pop(), cls = pop();
+        if (at(cls).kind == Kind::script_class) {
+          Value o;
+          o.kind = Kind::script_object;
+          o.s = at(cls).s;
+          m_stack.push_back(make(std::move(o)));
+          break;
+        }
         if (at(cls).kind != Kind::ordered_dict_class) bad(std::string("NEWOBJ on ") + kind_name(at(cls).kind));
         m_stack.push_back(reduce(cls, args));
         break;
       }
-      case 'b': {  // BUILD: state of an OrderedDict (its _metadata): ignored
-        pop();
+      case 'b': {  // BUILD: a module's attributes; the state of an OrderedDict (its _metadata): ignored
+        const Ref state = pop();
         const Kind k = at(top()).kind;
+        if (k == Kind::script_object) {
+          if (at(state).kind != Kind::dict) bad(std::string("TorchScript module state is ") + kind_name(at(state).kind));
+          std::vector<Ref> attrs = at(state).items;
+          at(top()).items = std::move(attrs);
+          break;
+        }
         if (k != Kind::dict && k != Kind::tensor) bad(std::string("BUILD on ") + kind_name(k));
         break;
       }

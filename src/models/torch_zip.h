@@ -6,15 +6,19 @@
 // files over 4 GB work; stored entries only, which is all torch.save writes), and a pickle
 // machine for the subset torch.save emits for a state dict: a dict / collections.OrderedDict of
 // torch._utils._rebuild_tensor_v2 (or _rebuild_parameter) tensors whose storages are the entries
-// ARCHIVE/data/<key>. Tensors come back as TensorInfo with begin/end ABSOLUTE offsets into the
+// ARCHIVE/data/<key>; or, for a torch.jit.save archive, a tree of TorchScript modules
+// (GLOBAL __torch__.*, NEWOBJ, BUILD with an attribute dict) whose tensor attributes are named
+// by their path ("visual.conv1.weight"; other attributes skipped; torch.jit._pickle's build_*list
+// and restore_type_tag return their argument). Tensors come back as TensorInfo with begin/end ABSOLUTE offsets into the
 // mapping (zero-copy: the bytes are never copied or converted).
 // Fails: throws ghx::Error("FILE: ...") naming the file and, where there is one, the key: a
 // truncated or corrupt zip, a compressed or out-of-range entry, an unsupported pickle opcode, a
 // GLOBAL outside the whitelist (named in the message), a non-contiguous tensor, a storage too
 // small for its tensor, a top-level value that is not a tensor, a big-endian archive.
 // Never: executes anything a pickle names (GLOBALs are matched against a fixed whitelist of
-// collections.OrderedDict, torch._utils._rebuild_tensor_v2/_rebuild_parameter, torch.<X>Storage
-// and torch dtypes; nothing is imported or called), writes, or allocates per tensor byte.
+// collections.OrderedDict, torch._utils._rebuild_tensor_v2/_rebuild_parameter, torch.<X>Storage,
+// torch dtypes, __torch__.* module classes (data only) and torch.jit._pickle's list builders;
+// nothing is imported or called), writes, or allocates per tensor byte.
 #include <cstddef>
 #include <cstdint>
 #include <map>

@@ -16,6 +16,9 @@ Outputs (written here):
   clip_openai.safetensors  the same weights in the OpenAI / open_clip layout (q,k,v stacked into
                            in_proj_weight/bias, visual.proj and text_projection transposed)
   clip_openai.pth          the same dict through torch.save (open_clip's .bin files are this)
+  clip_openai.jit.pt       the same tensors as attributes of nested TorchScript modules through
+                           torch.jit.save, with non-weight attributes beside them (a mask tensor,
+                           ints, a list), as in OpenAI's clip.load(jit=True) files (ViT-L-14.pt)
   aesthetic.pth            the aesthetic head as torch.save(state_dict) (an OrderedDict, like
                            sac+logos+ava1-l14-linearMSE.pth)
   inputs.safetensors       "pixels" [3, 3, 32, 32] F32 from torch.manual_seed(20240601)
@@ -239,6 +242,31 @@ def aesthetic(sd, emb):
     return x[:, 0]
 
 
+class Node(torch.nn.Module):
+    """A module that only holds attributes (TorchScript needs a forward)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def save_torchscript(sd, path):
+    root = Node()
+    for key, value in sd.items():
+        *parents, leaf = key.split(".")
+        m = root
+        for p in parents:
+            if p not in m._modules:
+                m.add_module(p, Node())
+            m = m._modules[p]
+        m.register_parameter(leaf, torch.nn.Parameter(value.clone(), requires_grad=False))
+    # What OpenAI's scripted CLIP holds beside its weights: a plain tensor attribute (its causal
+    # mask), ints, a list (pickled through torch.jit._pickle.build_intlist).
+    root.transformer.resblocks._modules["0"].attn_mask = torch.full((4, 4), float("-inf")).triu(1).float()
+    root.input_resolution = 32
+    root.sizes = [1, 2, 3]
+    torch.jit.save(torch.jit.script(root), path)
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     with open(os.path.join(DATA, "clip_config.json")) as f:
@@ -252,6 +280,7 @@ def main():
     write_safetensors(os.path.join(DATA, "clip_openai.safetensors"), oa32,
                       {"format": "pt", "ghx": "tiny clip v1, OpenAI layout (make_clip_fixture.py)"})
     torch.save(dict(oa32), os.path.join(DATA, "clip_openai.pth"))
+    save_torchscript(oa32, os.path.join(DATA, "clip_openai.jit.pt"))
     torch.save(collections.OrderedDict((k, head32[k]) for k in sorted(head32)),
                os.path.join(DATA, "aesthetic.pth"))
     oa = {k: v.double() for k, v in oa32.items()}

@@ -300,6 +300,8 @@ TEST_CASE("clip: both weight layouts match the independent goldens (quick_gelu)"
   check_goldens(*forced, "quick_gelu", "OpenAI layout (explicit)");
   auto pth = ClipModel::load(k_dir + "/clip_openai.pth", c);
   check_goldens(*pth, "quick_gelu", "OpenAI layout, torch.save .pth");
+  auto jit = ClipModel::load(k_dir + "/clip_openai.jit.pt", c);
+  check_goldens(*jit, "quick_gelu", "OpenAI layout, torch.jit.save archive");
 }
 
 TEST_CASE("clip: gelu and quick_gelu differ and each matches its goldens", "[models][clip]") {

@@ -454,8 +454,35 @@ TEST_CASE("WeightFile .pth: crafted archives and pickles", "[models][weights]") 
     check(make_zip({{"archive/constants.pkl", "\x80\x02)."}, {"archive/code/x.py", ""}}),
           "a TorchScript archive (torch.jit.save)");
     check(make_zip({{"a/data.pkl", ok_pkl}, {"b/data.pkl", ok_pkl}}), "two pickles");
+    // TorchScript modules: only __torch__ classes qualify, their state must be a dict, nesting is bounded
+    check(torch_zip("\x80\x02" + global("__torch_evil__", "X") + ")\x81}b.", {}), "refusing global '__torch_evil__.X'");
+    check(torch_zip("\x80\x02" + global("__torch__", "M") + ")\x81]b.", {}), "TorchScript module state is a list");
+    check(torch_zip("\x80\x02" + global("torch.jit._pickle", "build_intlist") + ")R.", {}),
+          "torch.jit._pickle function called without arguments");
+    std::string deep = "\x80\x02";
+    for (int i = 0; i < 70; ++i) deep += global("__torch__", "M") + ")\x81}(" + str("m");
+    deep += "}";  // the innermost module's state... every level then closes its dict and BUILDs
+    for (int i = 0; i < 70; ++i) deep += "ub";
+    check(torch_zip(deep + ".", {}), "nested more than 64 deep");
     check(make_zip({}), "without ARCHIVE/data.pkl");
   }
+}
+
+TEST_CASE("WeightFile .pth: a TorchScript archive's tensors, named by their attribute path", "[models][weights]") {
+  // torch.jit.save of nested modules (tests/models/make_clip_fixture.py), as OpenAI's
+  // clip.load(jit=True) files are: attributes that are no tensors are skipped.
+  const WeightFile jit = WeightFile::open(std::string(GHX_SOURCE_DIR) + "/tests/data/clip/clip_openai.jit.pt");
+  const WeightFile pth = WeightFile::open(std::string(GHX_SOURCE_DIR) + "/tests/data/clip/clip_openai.pth");
+  std::vector<std::string> want = pth.names();
+  want.push_back("transformer.resblocks.0.attn_mask");  // a plain tensor attribute
+  std::sort(want.begin(), want.end());
+  REQUIRE(jit.names() == want);
+  for (const std::string& n : pth.names()) {
+    INFO(n);
+    REQUIRE(jit.info(n).shape == pth.info(n).shape);
+    REQUIRE(jit.to_float(n) == pth.to_float(n));
+  }
+  REQUIRE(jit.info("transformer.resblocks.0.attn_mask").shape == std::vector<std::int64_t>{4, 4});
 }
 
 TEST_CASE("WeightFile .pth: an entry beyond 4 GB (sparse file, zip64)", "[models][weights]") {
