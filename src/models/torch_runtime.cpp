@@ -122,18 +122,44 @@ void ensure_torch_threads() {
   if (!g_threads_chosen) set_torch_threads(0);
 }
 
+namespace {
+
+/// On a GPU, scores must be the same bits run to run and close to the CPU's fp32 numbers: no
+/// TF32 (cuDNN convolutions default to it, 10-bit mantissas: ~1e-3 relative on VGG), no cuDNN
+/// autotuning (it may pick another algorithm each run), deterministic cuDNN algorithms, and
+/// cuBLAS's deterministic workspace (CUBLAS_WORKSPACE_CONFIG, read when CUDA starts).
+/// GHX_TF32=1 allows TF32 for speed, at the price of those guarantees.
+void cuda_numerics() {
+  const char* tf32 = std::getenv("GHX_TF32");
+  const bool allow = tf32 && std::string(tf32) == "1";
+  at::Context& ctx = at::globalContext();
+  ctx.setAllowTF32CuDNN(allow);
+  ctx.setAllowTF32CuBLAS(allow);
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setDeterministicCuDNN(true);
+  ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+}
+
+}  // namespace
+
 at::Device model_device() {
   static const at::Device dev = [] {
     const char* e = std::getenv("GHX_DEVICE");
     const std::string want = e && *e ? e : "auto";
-    if (want == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    if (want == "auto") {
+      if (!at::hasCUDA()) return at::Device(at::kCPU);
+      cuda_numerics();
+      return at::Device(at::kCUDA, 0);
+    }
     if (want == "cpu") return at::Device(at::kCPU);
     if (want.rfind("cuda", 0) == 0) {
       if (!at::hasCUDA())
         throw Error("GHX_DEVICE=" + want + ", but this libtorch has no CUDA (Debian's libtorch-dev is CPU-only: "
                     "build against a CUDA libtorch with -DTorch_DIR=...)");
       try {
-        return at::Device(want);
+        const at::Device d(want);
+        cuda_numerics();
+        return d;
       } catch (const c10::Error&) {
         throw Error("GHX_DEVICE=" + want + ": not a device (cpu, cuda or cuda:N)");
       }
