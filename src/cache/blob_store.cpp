@@ -9,7 +9,17 @@ namespace ghx::cache {
 
 namespace fs = std::filesystem;
 
+bool BlobStore::valid_address(const std::string& address) {
+  // What put() writes: XXH3-128 as 32 lowercase hex digits. Anything else (an empty or NULL
+  // column, "../x", a path) names no blob: it must never become a path that is read or removed.
+  if (address.size() != 32) return false;
+  for (char c : address)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 std::string BlobStore::path_of(const std::string& address) const {
+  if (!valid_address(address)) throw Error("cache: '" + address + "' is not a blob address (32 hex digits)");
   return m_dir + "/" + address.substr(0, 2) + "/" + address.substr(2);
 }
 
@@ -22,6 +32,7 @@ std::string BlobStore::put(std::string_view data) {
 }
 
 BlobStatus BlobStore::get(const std::string& address, std::string* out) const {
+  if (!valid_address(address)) return BlobStatus::corrupt;  // a damaged index row
   std::string path = path_of(address);
   if (!util::file_exists(path)) return BlobStatus::missing;
   std::string data;
@@ -41,6 +52,7 @@ BlobStatus BlobStore::check(const std::string& address) const {
 }
 
 bool BlobStore::remove(const std::string& address) {
+  if (!valid_address(address)) return false;  // never a file outside objects/
   std::error_code ec;
   return fs::remove(path_of(address), ec);
 }
@@ -55,7 +67,7 @@ void BlobStore::scan(std::vector<std::string>* addresses, std::vector<std::strin
       std::string name = f.path().filename().string();
       if (!name.empty() && name[0] == '.') {
         if (temps) temps->push_back(f.path().string());
-      } else if (addresses) {
+      } else if (addresses && valid_address(prefix + name) && prefix.size() == 2) {
         addresses->push_back(prefix + name);
       }
     }

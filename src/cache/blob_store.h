@@ -30,8 +30,13 @@ class BlobStore {
   BlobStatus get(const std::string& address, std::string* out) const;
   /// Re-hashes a blob without keeping its bytes.
   BlobStatus check(const std::string& address) const;
+  /// Removes a blob; false (and nothing removed) for an address that is not 32 hex digits.
   bool remove(const std::string& address);
+  /// Throws ghx::Error for an address that is not 32 lowercase hex digits.
   std::string path_of(const std::string& address) const;
+  /// 32 lowercase hex digits, as put() names blobs. get() and check() report any other address
+  /// (a damaged index row) as corrupt without touching the file system.
+  static bool valid_address(const std::string& address);
   /// Every blob address present, and every stray temporary file path.
   void scan(std::vector<std::string>* addresses, std::vector<std::string>* temps) const;
   const std::string& dir() const { return m_dir; }

@@ -59,8 +59,9 @@ models::ImageEmbedding decode_embedding(const std::string& b) {
   models::ImageEmbedding e;
   e.projected.resize(np);
   e.pooled.resize(nq);
-  std::memcpy(e.projected.data(), b.data() + 16, np * 4);
-  std::memcpy(e.pooled.data(), b.data() + 16 + np * 4, nq * 4);
+  // An empty vector's data() may be null, and memcpy(nullptr, p, 0) is undefined.
+  if (np != 0) std::memcpy(e.projected.data(), b.data() + 16, np * 4);
+  if (nq != 0) std::memcpy(e.pooled.data(), b.data() + 16 + np * 4, nq * 4);
   return e;
 }
 

@@ -266,7 +266,9 @@ json aggregate_json(const std::string& section, const std::string& metric, const
 }
 
 json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates) {
-  if (info.bootstrap < 0) throw Error("statistics: bootstrap must be >= 0");
+  if (info.bootstrap < 0 || info.bootstrap > k_max_bootstrap)
+    throw Error("statistics: bootstrap = " + std::to_string(info.bootstrap) + " is out of range [0, " +
+                std::to_string(k_max_bootstrap) + "]");
   if (!(info.ci > 0 && info.ci < 1)) throw Error("statistics: ci must lie strictly between 0 and 1");
   const size_t nc = info.checkpoints.size();
   const size_t B = static_cast<size_t>(info.bootstrap);

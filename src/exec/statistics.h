@@ -29,6 +29,11 @@ nlohmann::json aggregate_json(const std::string& section, const std::string& met
                               const std::vector<AggregateRow>& rows,
                               const std::vector<std::pair<std::string, std::string>>* notm_exclude = nullptr);
 
+/// The most bootstrap replicates compute_results() accepts: the bound of [statistics] bootstrap
+/// in the review TOML (dsl/loader.cpp). A results document recomputed from a bundle's plan.jsonl
+/// (ghx verify) takes the count from the file: it must not size the replicate arrays unchecked.
+constexpr int64_t k_max_bootstrap = 1000000;
+
 struct ReviewInfo {
   std::string name;
   std::string version;

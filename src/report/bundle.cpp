@@ -892,6 +892,7 @@ class Verifier {
     try {
       if (!review_text) throw Error("missing");
       review = json::parse(*review_text);
+      if (!review.is_object()) throw Error("not a JSON object");
     } catch (const std::exception& e) {
       mismatch("keys", "review.json", std::string("unreadable: ") + e.what());
       return;
@@ -912,9 +913,11 @@ class Verifier {
       auto text = read(k_manifest);
       if (!text) throw Error("missing");
       m = json::parse(*text);
+      if (!m.is_object()) throw Error("not a JSON object");
       auto rtext = read("review.json");
       if (!rtext) return;  // reported by check_keys
       review = json::parse(*rtext);
+      if (!review.is_object()) return;  // reported by check_keys
     } catch (const std::exception& e) {
       mismatch("manifest", k_manifest, std::string("unreadable: ") + e.what());
       return;
@@ -1261,12 +1264,21 @@ VerifyResult verify_bundle(const std::string& file, const std::string& templates
   TempFolder tmp;
   Verifier v(res, templates, tmp.path());
   if (!v.extract(file)) return res;
-  v.check_sums();
-  v.parse_plan();
-  v.check_results();
-  v.check_report();
-  v.check_keys();
-  v.check_manifest();
+  // A check that meets a shape it did not expect (a hand-made bundle) reports it as a mismatch
+  // of that check; the other checks still run, and verify still exits 3, not with an error.
+  auto guarded = [&](const char* check, const char* entry, auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      v.mismatch(check, entry, std::string("cannot be checked: ") + e.what());
+    }
+  };
+  guarded("sums", k_sums, [&] { v.check_sums(); });
+  guarded("keys", "plan.jsonl", [&] { v.parse_plan(); });
+  guarded("results", "results/results.json", [&] { v.check_results(); });
+  guarded("report", "results/results.json", [&] { v.check_report(); });
+  guarded("keys", "review.json", [&] { v.check_keys(); });
+  guarded("manifest", k_manifest, [&] { v.check_manifest(); });
   v.finish();
   return res;
 }

@@ -406,7 +406,11 @@ json diff_results(const DiffSide& A, const DiffSide& B) {
     const json& rb = field(cb, "rank");
     o["rank"] = pair(ra, rb);
     // Places moved up (rank 3 -> 1 is +2), as the ▲/▼ marks show it.
-    o["rank_change"] = ra.is_number() && rb.is_number() ? json(ra.get<int64_t>() - rb.get<int64_t>()) : json(nullptr);
+    // Ranks are small positive integers; anything else (a hand-edited results.json) has no change.
+    int64_t change = 0;
+    const bool ranks = ra.is_number_integer() && rb.is_number_integer() &&
+                       !__builtin_sub_overflow(ra.get<int64_t>(), rb.get<int64_t>(), &change);
+    o["rank_change"] = ranks ? json(change) : json(nullptr);
     json values = json::array();
     values.push_back(value_row("score", field(ca, "score"), field(cb, "score"), interval(field(ca, "ci"), "score"),
                                interval(field(cb, "ci"), "score")));
@@ -506,7 +510,7 @@ std::string format_interval(const std::string& key, const json& ci) {
 }
 
 std::string rank_text(const json& r) {
-  if (!r.is_number()) return "-";
+  if (!r.is_number_integer()) return "-";  // a float rank is no rank (and 1e300 fits no int64_t)
   return std::to_string(r.get<int64_t>());
 }
 
@@ -514,7 +518,8 @@ std::string rank_text(const json& r) {
 std::string rank_mark(const json& change) {
   if (!change.is_number() || change.get<int64_t>() == 0) return "";
   int64_t c = change.get<int64_t>();
-  return (c > 0 ? "▲" : "▼") + std::to_string(c > 0 ? c : -c);
+  const uint64_t places = c > 0 ? static_cast<uint64_t>(c) : 0 - static_cast<uint64_t>(c);  // no -INT64_MIN
+  return (c > 0 ? "▲" : "▼") + std::to_string(places);
 }
 
 std::string noise_text(const json& row) {

@@ -48,6 +48,19 @@ namespace {
 
 double num(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
 
+/// An integer field of the results document. A hand-edited results.json (ghx verify renders a
+/// bundle's) may hold a float there (1e300 fits no int64_t) or values whose sums overflow.
+int64_t integer(const json& j, const char* what) {
+  if (!j.is_number_integer()) throw Error(std::string("results: ") + what + " is not an integer: " + j.dump());
+  return j.get<int64_t>();
+}
+
+int64_t add(int64_t a, int64_t b, const char* what) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) throw Error(std::string("results: ") + what + " out of range");
+  return r;
+}
+
 bool is_z(const std::string& m) { return m.rfind("z.", 0) == 0; }
 
 /// Every metric name present, sorted; plain metrics first, z-scores after.
@@ -184,7 +197,7 @@ data build_view(const json& results, bool md) {
   data rows{data::type::list};
   for (const auto& c : results.at("checkpoints")) {
     data row;
-    row.set("rank", std::to_string(c.at("rank").get<int>()));
+    row.set("rank", std::to_string(integer(c.at("rank"), "checkpoint rank")));
     row.set("name", u(c.at("name").get<std::string>()));
     std::string id = c.at("identity").get<std::string>();
     row.set("identity", u(id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id));
@@ -222,8 +235,8 @@ data build_view(const json& results, bool md) {
     std::string variant = s.at("variant").get<std::string>();
     sec.set("variant", variant.empty() ? std::string() : " (" + variant + ")");
     sec.set("has_groups", !s.at("groups").empty());
-    sec.set("images", std::to_string(s.at("images").get<int64_t>()));
-    sec.set("prompts", std::to_string(s.at("prompts").get<int64_t>()));
+    sec.set("images", std::to_string(integer(s.at("images"), "section images")));
+    sec.set("prompts", std::to_string(integer(s.at("prompts"), "section prompts")));
     data gh{data::type::list};
     for (const auto& g : s.at("groups")) gh.push_back(data("name", u(g.get<std::string>())));
     sec.set("group_headers", gh);
@@ -264,7 +277,8 @@ data build_view(const json& results, bool md) {
   data gaps{data::type::list};
   for (const auto& g : results.value("rank_gaps", json::array())) {
     data row;
-    row.set("rank", std::to_string(g.at("rank").get<int>()) + "-" + std::to_string(g.at("rank").get<int>() + 1));
+    const int64_t rank = integer(g.at("rank"), "rank_gaps rank");
+    row.set("rank", std::to_string(rank) + "-" + std::to_string(add(rank, 1, "rank_gaps rank")));
     row.set("upper", u(g.at("upper").get<std::string>()));
     row.set("lower", u(g.at("lower").get<std::string>()));
     row.set("diff", format_z(num(g.at("diff"))));
@@ -362,9 +376,10 @@ data build_view(const json& results, bool md) {
     data seeds{data::type::list};
     for (const auto& sd : pv.value("seeds", json::array())) {
       data row;
-      int64_t first = sd.at("first").get<int64_t>(), count = sd.at("count").get<int64_t>();
+      int64_t first = integer(sd.at("first"), "seeds first"), count = integer(sd.at("count"), "seeds count");
       row.set("section", u(sd.at("section").get<std::string>()));
-      row.set("seeds", std::to_string(first) + ".." + std::to_string(first + count - 1) + " (" + std::to_string(count) +
+      row.set("seeds", std::to_string(first) + ".." + std::to_string(add(add(first, count, "seeds"), -1, "seeds")) +
+                           " (" + std::to_string(count) +
                            " images per prompt)");
       seeds.push_back(row);
     }
@@ -374,9 +389,10 @@ data build_view(const json& results, bool md) {
     for (auto it = pv.at("steps").begin(); it != pv.at("steps").end(); ++it) {
       data row;
       row.set("kind", it.key());
-      row.set("count", std::to_string(it.value().get<int64_t>()));
+      const int64_t n = integer(it.value(), "steps count");
+      row.set("count", std::to_string(n));
       steps.push_back(row);
-      total += it.value().get<int64_t>();
+      total = add(total, n, "steps total");
     }
     view.set("step_rows", steps);
     view.set("step_total", std::to_string(total));
@@ -455,7 +471,7 @@ Rendered render_checked(const json& results, const std::string& templates) {
   for (const auto& m : with_ci) r.csv += "," + csv_field(m + ".ci_lo") + "," + csv_field(m + ".ci_hi");
   r.csv += "\n";
   for (const auto& c : results.at("checkpoints")) {
-    r.csv += std::to_string(c.at("rank").get<int>()) + "," + csv_field(c.at("name").get<std::string>()) + "," +
+    r.csv += std::to_string(integer(c.at("rank"), "checkpoint rank")) + "," + csv_field(c.at("name").get<std::string>()) + "," +
              csv_field(c.at("identity").get<std::string>()) + "," + util::shortest_double(num(c.at("score")));
     for (const auto& m : metrics)
       r.csv += "," + (c.at("metrics").contains(m) ? util::shortest_double(num(c.at("metrics").at(m))) : std::string());

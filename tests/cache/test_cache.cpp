@@ -120,6 +120,42 @@ TEST_CASE("an unknown format version or a foreign database is refused", "[cache]
   CHECK_THROWS_WITH(cache::Cache::open(t / "d"), Catch::Contains("not a ghx cache"));
 }
 
+TEST_CASE("an index row naming no blob address never reaches outside objects/", "[cache]") {
+  // A damaged or edited ghx.db: the blob column must be treated as corrupt, not as a path
+  // (get, verify --repair and gc used to read and delete "objects/../../victim").
+  test::TempDir t;
+  test::write_text(t / "victim", "not the cache's");
+  {
+    auto c = cache::Cache::open(t / "c");
+    c->put(key(1), "metric", "one", prov());
+    c->put(key(2), "metric", "two", prov());
+    c->put(key(3), "metric", "three", prov());
+  }
+  {
+    SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READWRITE);
+    SQLite::Statement u(db, "UPDATE steps SET blob = ? WHERE key = ?");
+    u.bind(1, "../../victim");
+    u.bind(2, key(1).hex());
+    u.exec();
+    db.exec("UPDATE steps SET blob = '' WHERE key = '" + key(2).hex() + "'");
+    db.exec("UPDATE steps SET blob = NULL WHERE key = '" + key(3).hex() + "'");
+  }
+  auto c = cache::Cache::open(t / "c");
+  c->set_warning_sink([](const std::string&) {});
+  cache::VerifyReport v = c->verify(cache::Repair::yes);
+  CHECK(v.bad.size() == 3);
+  CHECK(v.repaired == 3);
+  CHECK(test::read_text(t / "victim") == "not the cache's");
+  CHECK_FALSE(c->get(key(1)));
+  c->gc();
+  CHECK(test::read_text(t / "victim") == "not the cache's");
+  cache::BlobStore store(t / "c/objects");
+  std::string got;
+  CHECK(store.get("../../victim", &got) == cache::BlobStatus::corrupt);
+  CHECK_FALSE(store.remove("../../victim"));
+  CHECK(fs::exists(t / "victim"));
+}
+
 TEST_CASE("blob writes leave no temporary files", "[cache]") {
   test::TempDir t;
   cache::BlobStore store(t / "objects");

@@ -318,6 +318,37 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     CHECK(v.code == 3);
     CHECK(v.out.find("does not match its parameters and inputs") != std::string::npos);
   }
+  SECTION("manifest.json and review.json hold JSON that is no object") {
+    // Used to end verify with "internal error: [json.exception.type_error.306] ..." (exit 2).
+    for (const char* f : {"manifest.json", "review.json"}) {
+      test::write_text(top + "/" + f, "1e308\n");
+      test::write_text(top + "/SHA256SUMS", sums_of(top));
+      write_tar(tar, entries_of(t / "x", "small-v1"));
+      auto v = verify(tar, t / "tmp");
+      INFO(f << ": " << v.out);
+      CHECK(v.code == 3);
+      CHECK(v.out.find(std::string(f) + ": unreadable: not a JSON object") != std::string::npos);
+      CHECK(v.out.find("internal error") == std::string::npos);
+    }
+  }
+  SECTION("the report step's bootstrap count edited in plan.jsonl") {
+    // The recomputed statistics size their replicate arrays from this count: 2^62 replicates
+    // (x 3 checkpoints wraps to a few bytes) used to write past them.
+    std::string plan = test::read_text(top + "/plan.jsonl");
+    const std::string from = "[\"statistics.bootstrap\",\"";
+    size_t at = plan.find(from);
+    REQUIRE(at != std::string::npos);
+    size_t end = plan.find('"', at + from.size());
+    plan.replace(at + from.size(), end - at - from.size(), "6148914691236517206");
+    test::write_text(top + "/plan.jsonl", plan);
+    test::write_text(top + "/SHA256SUMS", sums_of(top));
+    write_tar(tar, entries_of(t / "x", "small-v1"));
+    auto v = verify(tar, t / "tmp");
+    INFO(v.out);
+    CHECK(v.code == 3);
+    CHECK(v.out.find("cannot recompute the statistics: statistics: bootstrap = 6148914691236517206 is out of range") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("verify rejects bundle entries that would leave its folder", "[bundle]") {

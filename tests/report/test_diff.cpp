@@ -2,6 +2,8 @@
 // Each kind of declaration change is detected and named once; identical documents give nothing.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "report/diff.h"
 
 using namespace ghx;
@@ -392,6 +394,23 @@ TEST_CASE("diff: results per checkpoint and headline metric, beyond noise, ranks
   CHECK(md.find("| alpha | 1 | 2 | **▼1** |") != std::string::npos);
   CHECK(md.find("| gamma | - | 1 | new |") != std::string::npos);
   CHECK(md.find("| alpha | aesthetic | 5 | [4.9, 5.1] | 6 | [5.9, 6.1] | +1 | beyond noise |") != std::string::npos);
+}
+
+TEST_CASE("diff: ranks that are not small integers have no rank change", "[diff]") {
+  // A hand-edited results.json: INT64_MIN - 1 used to overflow (UBSan: signed integer overflow).
+  json ra = results_doc(), rb = results_doc();
+  ra["checkpoints"][0]["rank"] = std::numeric_limits<int64_t>::min();
+  rb["checkpoints"][1]["rank"] = 1.5;
+  json full = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  for (const auto& c : full["results"]["checkpoints"]) CHECK(c["rank_change"].is_null());
+  CHECK_FALSE(report::diff_text(full).empty());
+  CHECK_FALSE(report::diff_markdown(full).empty());
+  // A change of INT64_MIN places (no overflow computing it) is still printed without -INT64_MIN.
+  rb = results_doc();
+  ra["checkpoints"][0]["rank"] = std::numeric_limits<int64_t>::min();
+  rb["checkpoints"][0]["rank"] = 0;
+  full = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  CHECK(report::diff_text(full).find("▼9223372036854775808") != std::string::npos);
 }
 
 TEST_CASE("diff: results without intervals or on one side only", "[diff]") {

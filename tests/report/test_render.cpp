@@ -1,6 +1,8 @@
 // Mirrors src/report/render.cpp: same results => same bytes; untrusted text escaped in HTML.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "exec/statistics.h"
 #include "report/render.h"
 #include "support.h"
@@ -93,5 +95,25 @@ TEST_CASE("a malformed results document is one clear error, never a crash", "[re
                           R"({"experiment":{"name":1},"checkpoints":[],"sections":[{"id":1}]})"}) {
     INFO(bad);
     CHECK_THROWS_AS(report::render(json::parse(bad), dir), ghx::Error);
+  }
+}
+
+TEST_CASE("integers at the edge of their type in a results document are one clear error", "[report]") {
+  // ghx verify renders a bundle's results.json: sums of its integers used to overflow (UBSan).
+  const std::string dir = report::templates_dir();
+  json base = results("ckpt");
+  base["provenance"] = {{"seeds", json::array({{{"section", "style"}, {"first", 1}, {"count", 4}}})},
+                        {"steps", {{"generate", 2}}}};
+  REQUIRE_NOTHROW(report::render(base, dir));
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  std::vector<json> bad(4, base);
+  bad[0]["rank_gaps"][0]["rank"] = max;
+  bad[1]["provenance"]["seeds"][0]["first"] = max;
+  bad[2]["provenance"]["steps"]["generate"] = max;
+  bad[3]["checkpoints"][0]["rank"] = 1e300;
+  REQUIRE(base["rank_gaps"].size() == 1);
+  for (const auto& b : bad) {
+    INFO(b.dump());
+    CHECK_THROWS_AS(report::render(b, dir), ghx::Error);
   }
 }
