@@ -134,6 +134,11 @@ void Cache::drop_row(const std::string& key_hex) {
   d.exec();
 }
 
+void Cache::forget(const plan::StepKey& key) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  drop_row(key.hex());
+}
+
 std::optional<std::string> Cache::get(const plan::StepKey& key) {
   std::string blob;
   std::string hex = key.hex();

@@ -101,6 +101,9 @@ class Cache : public plan::HashMemo {
   std::optional<std::string> get(const plan::StepKey& key);
   void put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
            const std::string& meta = "");
+  /// Drops a step's row (its blob stays until gc): a result its reader found unusable is
+  /// recomputed by the next run.
+  void forget(const plan::StepKey& key);
   void put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
                    const Provenance& prov);
 

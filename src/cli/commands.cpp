@@ -368,7 +368,16 @@ int cmd_run(const RunArgs& a) {
   if (!sum.interrupted && sum.failed == 0) {
     for (uint32_t ri : p.report_steps) {
       if (auto bytes = cache->get(p.steps[ri].key)) {
-        json results = json::parse(*bytes);
+        json results;
+        try {
+          results = json::parse(*bytes);
+        } catch (const std::exception& e) {
+          // The blob is intact (get() checked its hash) but is not a results document: the
+          // index row points at another step's data. Drop it so the next run recomputes it.
+          cache->forget(p.steps[ri].key);
+          throw Error("cache " + cache->dir() + ": the stored report result " + p.steps[ri].key.hex().substr(0, 12) +
+                      " is not a results document (a damaged index): dropped it; run again to recompute it");
+        }
         report::write_report(results, out_dir, templates);
         size_t missing = report::write_gallery(results, out_dir, [&](const std::string& hex) -> std::optional<std::string> {
           plan::StepKey key;

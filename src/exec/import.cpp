@@ -52,12 +52,18 @@ std::pair<int, int> parse_size(const std::string& s) {
 }
 
 /// A JSON scalar as infotext writes it ("7", "6.5", "DPM++ 2M"); "" for null/objects.
+/// A JSON double that is a whole number within int64_t (the cast is only defined there).
+std::optional<int64_t> whole(double d) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;  // NaN too
+  const auto i = static_cast<int64_t>(d);
+  return static_cast<double>(i) == d ? std::optional<int64_t>(i) : std::nullopt;
+}
+
 std::string scalar_text(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
   if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
+    if (auto i = whole(v.get<double>())) return std::to_string(*i);
     return v.dump();
   }
   return "";
@@ -69,12 +75,13 @@ std::string str_field(const json& o, const char* key) {
 }
 
 std::optional<int64_t> parse_seed(const json& v) {
+  if (v.is_number_unsigned()) {  // before is_number_integer(), which is also true for these
+    const uint64_t u = v.get<uint64_t>();
+    return u <= static_cast<uint64_t>(INT64_MAX) ? std::optional<int64_t>(static_cast<int64_t>(u)) : std::nullopt;
+  }
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_unsigned()) return static_cast<int64_t>(v.get<uint64_t>());
   if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
-    return std::nullopt;
+    return whole(v.get<double>());
   }
   if (v.is_string()) {
     std::string s = trim(v.get<std::string>());

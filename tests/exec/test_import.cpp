@@ -347,3 +347,25 @@ TEST_CASE("import: an image made with another version of the review's LoRA file 
   img.lora_hashes["detail"] = want.substr(0, 6);  // too short to tell
   CHECK_THAT(exec::import_mismatch(img, s), Catch::Contains("LoRA 'detail' hash"));
 }
+
+TEST_CASE("import: sidecar seeds that are no int64 are no seeds", "[import]") {
+  test::TempDir t;
+  std::filesystem::create_directories(t / "in");
+  const std::vector<std::pair<std::string, std::optional<int64_t>>> seeds = {
+      {"7.0", 7}, {"7.5", std::nullopt}, {"1e300", std::nullopt}, {"-1e300", std::nullopt},
+      {"9223372036854775808", std::nullopt}, {"9223372036854775807", INT64_MAX}, {"\"12\"", 12}};
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    std::vector<uchar> buf;
+    cv::imencode(".jpg", picture(int(i)), buf);
+    const std::string name = t / ("in/" + std::to_string(i));
+    test::write_text(name + ".jpg", std::string(buf.begin(), buf.end()));
+    test::write_text(name + ".json", "{\"prompt\": \"p\", \"seed\": " + seeds[i].first + ", \"steps\": " + seeds[i].first + "}");
+  }
+  exec::ImportIndex idx = exec::scan_import_dir(t / "in");
+  REQUIRE(idx.images.size() == seeds.size());
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    INFO(seeds[i].first);
+    CHECK(idx.images[i].error.empty());
+    CHECK(idx.images[i].seed == seeds[i].second);
+  }
+}
