@@ -285,25 +285,33 @@ GcReport Cache::gc() {
 
 std::optional<std::string> Cache::lookup(const std::string& abs_path, const plan::FileStat& st) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, "SELECT size, mtime_ns, inode, sha256 FROM file_hashes WHERE path = ?");
-  q.bind(1, abs_path);
-  if (!q.executeStep()) return std::nullopt;
-  if (static_cast<uint64_t>(q.getColumn(0).getInt64()) != st.size || q.getColumn(1).getInt64() != st.mtime_ns ||
-      static_cast<uint64_t>(q.getColumn(2).getInt64()) != st.inode)
-    return std::nullopt;
-  return q.getColumn(3).getString();
+  try {
+    SQLite::Statement q(*m_db, "SELECT size, mtime_ns, inode, sha256 FROM file_hashes WHERE path = ?");
+    q.bind(1, abs_path);
+    if (!q.executeStep()) return std::nullopt;
+    if (static_cast<uint64_t>(q.getColumn(0).getInt64()) != st.size || q.getColumn(1).getInt64() != st.mtime_ns ||
+        static_cast<uint64_t>(q.getColumn(2).getInt64()) != st.inode)
+      return std::nullopt;
+    return q.getColumn(3).getString();
+  } catch (const SQLite::Exception& e) {  // the planner reports it at the file's position: say whose it is
+    throw Error("cache database " + m_dir + "/ghx.db: " + e.what());
+  }
 }
 
 void Cache::store(const std::string& abs_path, const plan::FileStat& st, const std::string& sha256) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db,
-                      "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?, ?, ?, ?, ?)");
-  q.bind(1, abs_path);
-  q.bind(2, static_cast<int64_t>(st.size));
-  q.bind(3, st.mtime_ns);
-  q.bind(4, static_cast<int64_t>(st.inode));
-  q.bind(5, sha256);
-  q.exec();
+  try {
+    SQLite::Statement q(*m_db,
+                        "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?, ?, ?, ?, ?)");
+    q.bind(1, abs_path);
+    q.bind(2, static_cast<int64_t>(st.size));
+    q.bind(3, st.mtime_ns);
+    q.bind(4, static_cast<int64_t>(st.inode));
+    q.bind(5, sha256);
+    q.exec();
+  } catch (const SQLite::Exception& e) {
+    throw Error("cache database " + m_dir + "/ghx.db: " + e.what());
+  }
 }
 
 }  // namespace ghx::cache
