@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -224,13 +225,20 @@ std::string a1111_lora_hash(const std::string& path) {
   return h.lora ? *h.lora : h.sha256.substr(0, 12);
 }
 
+namespace {
+
+/// A LoRA's name as A1111 writes it in "Lora hashes" (extra_networks_lora.py: mentioned_name
+/// without ':' and ',').
+std::string written(const std::string& name) {
+  std::string n;
+  for (char c : name)
+    if (c != ':' && c != ',') n += c;
+  return n;
+}
+
+}  // namespace
+
 std::vector<PromptLora> a1111_prompt_loras(const plan::Step& s) {
-  auto written = [](const std::string& name) {  // extra_networks_lora.py: mentioned_name without ":,"
-    std::string n;
-    for (char c : name)
-      if (c != ':' && c != ',') n += c;
-    return n;
-  };
   std::vector<PromptLora> out;
   const std::string& prompt = s.param("prompt");
   for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt)) {
@@ -254,8 +262,14 @@ std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
   const std::vector<PromptLora> loras = a1111_prompt_loras(s);
   const auto text = Infotext::parse(infotext);
   const std::map<std::string, std::string> shown = text ? text->lora_hashes() : std::map<std::string, std::string>{};
+  // Tags in the negative prompt may be applied too (newer webuis read them there): not extra.
+  std::set<std::string> asked;
+  for (const PromptLora& l : loras) asked.insert(l.name);
+  const std::string* negative = s.find_param("negative_prompt");
+  if (negative)
+    for (const dsl::LoraTag& t : dsl::find_lora_tags(*negative)) asked.insert(written(t.name));
   for (const auto& [name, hash] : shown)
-    if (std::none_of(loras.begin(), loras.end(), [&, &name = name](const PromptLora& l) { return l.name == name; }))
+    if (!asked.count(name))
       return "the server applied LoRA '" + name + "' [" + hash + "], which the prompt does not load (A1111's setting " +
              "\"Add network to prompt\" (sd_lora) adds one to every prompt)";
   for (const PromptLora& l : loras) {

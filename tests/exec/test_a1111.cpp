@@ -212,6 +212,12 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
   CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
                                             ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8", file_hash),
              Catch::Contains("the server applied LoRA 'extra' [00000000aaaa], which the prompt does not load"));
+  // one from the negative prompt is not extra (newer webuis apply those too)
+  s.params.emplace_back("negative_prompt", "lowres <lora:extra:-1>");
+  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
+                                       ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8",
+                                file_hash) == "");
+  s.params.pop_back();
   s.params[0].second = "no tags at all";
   CHECK(exec::a1111_check_loras(s, "", file_hash) == "");
   CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Size: 8x8", file_hash) == "");
