@@ -263,58 +263,36 @@ class ComfyUIExecutor : public Executor {
     return m_workflows.emplace(*path, std::move(w)).first->second;
   }
 
-  /// The checkpoints an endpoint lists (GET /object_info/CheckpointLoaderSimple), cached.
-  HttpFailure checkpoints(const std::string& url, std::set<std::string>& names) {
+  /// The choices an endpoint lists for one node input (GET /object_info/NODE:
+  /// NODE.input.required.INPUT[0]), cached per endpoint and node: the checkpoints
+  /// (CheckpointLoaderSimple ckpt_name) and LoRA files (LoraLoader lora_name) it has.
+  HttpFailure node_choices(const std::string& url, const std::string& node, const std::string& input,
+                           std::vector<std::string>& names) {
+    const std::string memo = url + " " + node;
     {
       std::lock_guard<std::mutex> lock(m_mu);
-      auto it = m_checkpoints.find(url);
-      if (it != m_checkpoints.end()) {
+      auto it = m_choices.find(memo);
+      if (it != m_choices.end()) {
         names = it->second;
         return {};
       }
     }
     auto c = client_for(url, m_opts.connect_timeout_s, m_opts.connect_timeout_s);
-    auto res = c->Get("/object_info/CheckpointLoaderSimple");
-    HttpFailure f = http_failure(url, res, "GET /object_info/CheckpointLoaderSimple");
+    const std::string what = "/object_info/" + node;
+    auto res = c->Get(what.c_str());
+    HttpFailure f = http_failure(url, res, "GET " + what);
     if (!f.message.empty()) return f;
     try {
       json j = json::parse(res->body);
-      for (const auto& n : j.at("CheckpointLoaderSimple").at("input").at("required").at("ckpt_name").at(0))
-        names.insert(n.get<std::string>());
-    } catch (const std::exception& e) {
-      throw Error(host_of(url) + ": malformed /object_info/CheckpointLoaderSimple answer: " + e.what());
-    }
-    std::lock_guard<std::mutex> lock(m_mu);
-    m_checkpoints[url] = names;
-    return {};
-  }
-
-  /// The LoRA files an endpoint lists (GET /object_info/LoraLoader), cached.
-  HttpFailure lora_files(const std::string& url, std::vector<std::string>& names) {
-    {
-      std::lock_guard<std::mutex> lock(m_mu);
-      auto it = m_loras.find(url);
-      if (it != m_loras.end()) {
-        names = it->second;
-        return {};
-      }
-    }
-    auto c = client_for(url, m_opts.connect_timeout_s, m_opts.connect_timeout_s);
-    auto res = c->Get("/object_info/LoraLoader");
-    HttpFailure f = http_failure(url, res, "GET /object_info/LoraLoader");
-    if (!f.message.empty()) return f;
-    try {
-      json j = json::parse(res->body);
-      if (!j.contains("LoraLoader")) throw Error(host_of(url) + ": the server has no LoraLoader node");
-      for (const auto& n : j.at("LoraLoader").at("input").at("required").at("lora_name").at(0))
-        names.push_back(n.get<std::string>());
+      if (!j.contains(node)) throw Error(host_of(url) + ": the server has no " + node + " node");
+      for (const auto& n : j.at(node).at("input").at("required").at(input).at(0)) names.push_back(n.get<std::string>());
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Error(host_of(url) + ": malformed /object_info/LoraLoader answer: " + e.what());
+      throw Error(host_of(url) + ": malformed " + what + " answer: " + e.what());
     }
     std::lock_guard<std::mutex> lock(m_mu);
-    m_loras[url] = names;
+    m_choices[memo] = names;
     return {};
   }
 
@@ -332,17 +310,15 @@ class ComfyUIExecutor : public Executor {
     auto t0 = Clock::now();
     std::string url = with_retries(m_pools.pool_for(s), m_opts, 1, [&](const std::string& u) -> HttpFailure {
       // 1. the checkpoint must be one the server lists (ComfyUI reports no model hash)
-      std::set<std::string> names;
-      if (HttpFailure f = checkpoints(u, names); !f.message.empty()) return f;
-      if (!names.count(server_name)) {
-        std::vector<std::string> known(names.begin(), names.end());
+      std::vector<std::string> names;
+      if (HttpFailure f = node_choices(u, "CheckpointLoaderSimple", "ckpt_name", names); !f.message.empty()) return f;
+      if (std::find(names.begin(), names.end(), server_name) == names.end())
         throw Error(host_of(u) + ": checkpoint '" + server_name + "' is not on the server (CheckpointLoaderSimple lists: " +
-                    listing(known) + ")");
-      }
+                    listing(names) + ")");
       // 2. the LoRAs by file name on this endpoint, then submit
       if (has_loras) {
         std::vector<std::string> files;
-        if (HttpFailure f = lora_files(u, files); !f.message.empty()) return f;
+        if (HttpFailure f = node_choices(u, "LoraLoader", "lora_name", files); !f.message.empty()) return f;
         try {
           req = {{"prompt", fill_comfyui_workflow(workflow(s), s, &files)}, {"client_id", cid}};
         } catch (const Error& e) {
@@ -444,8 +420,7 @@ class ComfyUIExecutor : public Executor {
   EndpointPools m_pools;
   std::mutex m_mu;
   std::map<std::string, json> m_workflows;                   ///< path -> template
-  std::map<std::string, std::set<std::string>> m_checkpoints;  ///< endpoint -> ckpt names
-  std::map<std::string, std::vector<std::string>> m_loras;     ///< endpoint -> LoRA file names
+  std::map<std::string, std::vector<std::string>> m_choices;  ///< "endpoint node" -> its input's choices
 };
 
 }  // namespace
