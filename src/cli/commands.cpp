@@ -565,7 +565,7 @@ int run_cli(int argc, char** argv) {
   auto* aes_cmd = score_cmd->add_subcommand("aesthetic", "Aesthetic head over the CLIP image embedding");
   auto* clip_cmd = score_cmd->add_subcommand("clip", "CLIP score between a prompt and each image");
   for (auto* c : {aes_cmd, clip_cmd}) {
-    c->add_option("--clip", sa.clip, "CLIP weights (safetensors or .pth; HF or OpenAI layout)")->required();
+    c->add_option("--clip", sa.clip, "CLIP weights (safetensors, .pth or TorchScript .pt; HF or OpenAI layout)")->required();
     c->add_option("--arch", sa.arch, "ViT-B/32, ViT-L/14 (default), ViT-H/14, ViT-L/14-laion2b or a HF config.json");
     c->add_option("--layout", sa.layout, "hf or openai (default: from the keys)");
     c->add_option("--activation", sa.activation, "quick_gelu or gelu (default: the architecture's)");

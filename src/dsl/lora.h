@@ -21,6 +21,10 @@ struct LoraTag {
   std::vector<std::string> params;  ///< the fields after the name, trimmed, as written
   std::vector<double> weights;      ///< params as numbers (empty when one is not a plain number)
   bool numeric() const { return weights.size() == params.size(); }
+  /// `<lora:NAME>`, `<lora:NAME:W>` or `<lora:NAME:TE:UNET>` with plain numbers: the forms that
+  /// say only how strongly the text encoder and the UNet are changed (what a ComfyUI LoraLoader
+  /// takes); not A1111's named (`te=`) or `dyn` forms.
+  bool plain_weights() const { return numeric() && params.size() <= 2; }
 };
 
 /// Every tag of `prompt` in order. Spaces around ':' and inside the brackets are tolerated and

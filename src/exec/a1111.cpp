@@ -165,7 +165,8 @@ class A1111Executor : public Executor {
           infotext = chunks["parameters"];
         }
         std::vector<std::map<std::string, std::string>> loras;
-        const std::string lora_problem = a1111_check_loras(*jobs[i].step, infotext, [this](const std::string& f) { return lora_hash(f); }, &loras);
+        const std::string lora_problem = a1111_check_loras(
+            *jobs[i].step, infotext, [](const std::string& f) { return a1111_lora_hash(f).lora; }, &loras);
         if (!lora_problem.empty()) {
           out[i].error = host_of(url) + ": " + lora_problem;
           continue;
@@ -200,29 +201,24 @@ class A1111Executor : public Executor {
     return t.format();
   }
 
-  /// A LoRA file's hash, read once per run.
-  std::string lora_hash(const std::string& path) {
-    {
-      std::lock_guard<std::mutex> lock(m_mu);
-      auto it = m_lora_hashes.find(path);
-      if (it != m_lora_hashes.end()) return it->second;
-    }
-    std::string h = a1111_lora_hash(path);
-    std::lock_guard<std::mutex> lock(m_mu);
-    return m_lora_hashes[path] = h;
-  }
-
   BackendOptions m_opts;
   EndpointPools m_pools;
-  std::mutex m_mu;
-  std::map<std::string, std::string> m_lora_hashes;  ///< file -> LoRA hash
 };
 
 }  // namespace
 
-std::string a1111_lora_hash(const std::string& path) {
-  models::ModelHashes h = models::hash_model_file(path);
-  return h.lora ? *h.lora : h.sha256.substr(0, 12);
+LoraFileHashes a1111_lora_hash(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, LoraFileHashes> memo;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = memo.find(path);
+    if (it != memo.end()) return it->second;
+  }
+  const models::ModelHashes h = models::hash_model_file(path);
+  LoraFileHashes v{h.lora ? *h.lora : h.sha256.substr(0, 12), h.sha256};
+  std::lock_guard<std::mutex> lock(mu);
+  return memo[path] = v;
 }
 
 namespace {

@@ -11,7 +11,7 @@
 // LoRAs: A1111 also silently generates without a LoRA it cannot find, so every tag of the prompt
 // that A1111 reads must show in the image's infotext "Lora hashes" (name with ':' and ','
 // removed, as A1111 writes it); where the review names the LoRA's file (context lora.file), the
-// hash shown must be that file's LoRA hash (a1111_lora_hash); and no other LoRA may show (A1111's
+// hash shown must be that file's LoRA hash (a1111_lora_hash().lora); and no other LoRA may show (A1111's
 // "Add network to prompt" setting appends one to every prompt). Else the image's step fails.
 // Fails: per step (an Outcome with the error), never by throwing out of run().
 // Never: guesses a seed, a model or a LoRA; stores an image it could not verify.
@@ -39,9 +39,15 @@ struct ServerModel {
 /// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
 
-/// The LoRA hash A1111 shows for a file (12 hex digits): SHA-256 of a safetensors file's data
-/// after its header, of the whole file otherwise. Throws ghx::Error naming an unreadable file.
-std::string a1111_lora_hash(const std::string& path);
+/// A LoRA file's hashes: `lora`, what A1111 shows in "Lora hashes" (12 hex digits: SHA-256 of a
+/// safetensors file's data after its header, of the whole file otherwise), and the whole file's
+/// `sha256`. Each file is read once per process (memoised by path). Throws ghx::Error naming an
+/// unreadable file.
+struct LoraFileHashes {
+  std::string lora;
+  std::string sha256;
+};
+LoraFileHashes a1111_lora_hash(const std::string& path);
 
 /// A LoRA a step's prompt loads, as A1111 reads tags: its name as A1111 writes it in "Lora
 /// hashes" (the tag's name without ':' and ','), and the review's file for it (context
@@ -53,7 +59,7 @@ struct PromptLora {
 std::vector<PromptLora> a1111_prompt_loras(const plan::Step& s);
 
 /// Why the image of step `s` (its infotext `infotext`) may not be stored for its LoRAs, or "".
-/// `file_hash` gives a LoRA file's hash (a1111_lora_hash, memoised by the caller). `checked`
+/// `file_hash` gives a LoRA file's hash (a1111_lora_hash().lora). `checked`
 /// (when given) gets one {name, hash, file?, verified} object per tag checked.
 std::string a1111_check_loras(const plan::Step& s, const std::string& infotext,
                               const std::function<std::string(const std::string&)>& file_hash,

@@ -444,7 +444,7 @@ std::vector<ComfyLora> comfyui_loras(const std::string& prompt, std::string* str
   std::string rest;
   size_t at = 0;
   for (const dsl::LoraTag& t : dsl::find_lora_tags(prompt)) {
-    if (!t.numeric() || t.params.size() > 2)
+    if (!t.plain_weights())
       throw Error("comfyui: LoRA tag '" + prompt.substr(t.begin, t.end - t.begin) +
                   "': a LoraLoader takes <lora:NAME>, <lora:NAME:W> or <lora:NAME:TE:UNET> with plain numbers");
     ComfyLora l;

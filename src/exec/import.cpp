@@ -10,7 +10,6 @@
 
 #include "exec/a1111.h"
 #include "exec/infotext.h"
-#include "models/hashes.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -134,11 +133,7 @@ void read_sidecar(const std::string& path, ImportImage& img) {
       if (r.is_object() && lower(str_field(r, "type")) == "lora" && !str_field(r, "name").empty() &&
           !str_field(r, "hash").empty())
         img.lora_hashes[str_field(r, "name")] = lower(trim(str_field(r, "hash")));
-  if (std::string lh = str_field(m, "Lora hashes"); !lh.empty()) {
-    Infotext h;
-    h.set("Lora hashes", lh);
-    for (const auto& [name, v] : h.lora_hashes()) img.lora_hashes[name] = v;
-  }
+  for (const auto& [name, v] : parse_lora_hashes(str_field(m, "Lora hashes"))) img.lora_hashes[name] = v;
   std::string size = str_field(m, "Size");
   std::tie(img.width, img.height) = parse_size(size);
 
@@ -173,21 +168,6 @@ void read_infotext(const std::string& text, ImportImage& img) {
   if (const std::string* s = t->get("Size")) std::tie(img.width, img.height) = parse_size(*s);
   img.lora_hashes = t->lora_hashes();
   img.infotext = text;
-}
-
-/// A LoRA file's (A1111 LoRA hash, SHA-256), read once per process.
-std::pair<std::string, std::string> lora_file_hashes(const std::string& path) {
-  static std::mutex mu;
-  static std::map<std::string, std::pair<std::string, std::string>> memo;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = memo.find(path);
-    if (it != memo.end()) return it->second;
-  }
-  models::ModelHashes h = models::hash_model_file(path);
-  std::pair<std::string, std::string> v{h.lora ? *h.lora : h.sha256.substr(0, 12), h.sha256};
-  std::lock_guard<std::mutex> lock(mu);
-  return memo[path] = v;
 }
 
 std::string sidecar_of(const fs::path& p) {
@@ -381,15 +361,15 @@ std::string import_mismatch(const ImportImage& img, const plan::Step& step) {
     auto it = img.lora_hashes.find(l.name);
     if (l.file.empty() || it == img.lora_hashes.end()) continue;  // nothing to compare
     const std::string& got = it->second;
-    std::string want, sha;
+    LoraFileHashes want;
     try {
-      std::tie(want, sha) = lora_file_hashes(l.file);
+      want = a1111_lora_hash(l.file);
     } catch (const std::exception& e) {
       return e.what();
     }
     auto prefix = [](const std::string& a, const std::string& b) { return a.size() >= 8 && b.compare(0, a.size(), a) == 0; };
-    if (!prefix(got, want) && !prefix(want, got) && !prefix(got, sha))
-      return "LoRA '" + l.name + "' hash " + got + ", not the review's " + l.file + " (" + want + ")";
+    if (!prefix(got, want.lora) && !prefix(want.lora, got) && !prefix(got, want.sha256))
+      return "LoRA '" + l.name + "' hash " + got + ", not the review's " + l.file + " (" + want.lora + ")";
   }
   if (img.width > 0 && (std::to_string(img.width) != step.param("width") || std::to_string(img.height) != step.param("height")))
     return "size " + std::to_string(img.width) + "x" + std::to_string(img.height) + ", not " + step.param("width") + "x" +

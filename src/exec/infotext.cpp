@@ -294,20 +294,23 @@ std::optional<int64_t> Infotext::seed() const {
   return static_cast<int64_t>(x);
 }
 
-std::map<std::string, std::string> Infotext::lora_hashes() const {
+std::map<std::string, std::string> parse_lora_hashes(const std::string& value) {
   std::map<std::string, std::string> out;
+  for (const std::string& item : util::split(value, ',')) {
+    const std::string_view e(item);
+    const size_t colon = e.rfind(':');
+    if (colon == std::string_view::npos) continue;
+    std::string h(util::trim(e.substr(colon + 1)));
+    for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[std::string(util::trim(e.substr(0, colon)))] = h;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Infotext::lora_hashes() const {
   const std::string* v = get("Lora hashes");
   if (!v) v = get("LoRA hashes");
-  if (v)
-    for (const std::string& item : util::split(*v, ',')) {
-      const std::string_view e(item);
-      const size_t colon = e.rfind(':');
-      if (colon == std::string_view::npos) continue;
-      std::string h(util::trim(e.substr(colon + 1)));
-      for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out[std::string(util::trim(e.substr(0, colon)))] = h;
-    }
-  return out;
+  return v ? parse_lora_hashes(*v) : std::map<std::string, std::string>{};
 }
 
 std::string Infotext::model_hash() const {

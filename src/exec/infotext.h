@@ -45,6 +45,10 @@ struct Infotext {
   static std::optional<Infotext> parse(const std::string& text);
 };
 
+/// A "Lora hashes" value, "name: 0123456789ab, other: ..." (A1111's format), as name -> hash
+/// lowercased; items without ':' are skipped.
+std::map<std::string, std::string> parse_lora_hashes(const std::string& value);
+
 /// The infotext of a generate step's settings: prompt, negative prompt, Steps, Sampler,
 /// CFG scale, Seed, Size. Callers add what only they know (Model, Model hash).
 Infotext infotext_of_step(const plan::Step& step);

@@ -233,13 +233,14 @@ class Planner {
     gen.params.emplace_back("negative_prompt", item.negative);
     gen.params.emplace_back("seed", std::to_string(m_r.seed + i));
     add_generation_params(gen.params, g);
-    if (g.backend == "comfyui") {
+    const bool comfyui = g.backend == "comfyui";
+    const std::vector<dsl::LoraTag> tags = comfyui || sec.loras ? dsl::find_lora_tags(item.text) : std::vector<dsl::LoraTag>{};
+    if (comfyui) {
       gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
       // ComfyUI gets the prompt's LoRA tags as LoraLoader nodes (exec/comfyui.h): a different
       // graph than the template alone, so such steps say how their LoRAs were applied.
-      std::vector<dsl::LoraTag> tags = dsl::find_lora_tags(item.text);
       for (const dsl::LoraTag& t : tags)
-        if ((!t.numeric() || t.params.size() > 2) && m_bad_comfy_tags.insert(item.text).second)
+        if (!t.plain_weights() && m_bad_comfy_tags.insert(item.text).second)
           m_d.error(sec.pos, "section '" + sec.id + "', prompt '" + item.id + "': the comfyui backend applies <lora:NAME>, "
                              "<lora:NAME:W> and <lora:NAME:TE:UNET> with plain numbers, not '" +
                              item.text.substr(t.begin, t.end - t.begin) + "'");
@@ -248,7 +249,7 @@ class Planner {
     // A LoRA the prompt loads changes the pixels: where the suite names its file, its content
     // is part of the key (by tag, in prompt order).
     if (sec.loras)
-      for (const dsl::LoraTag& t : dsl::find_lora_tags(item.text))
+      for (const dsl::LoraTag& t : tags)
         for (const auto& l : sec.loras->loras)
           if (!l.file.empty() && util::iequals(l.tag, t.name)) {
             gen.params.emplace_back("lora", join_fields({l.tag, hash(l.file, l.pos)}));

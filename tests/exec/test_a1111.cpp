@@ -175,9 +175,9 @@ TEST_CASE("a1111: every endpoint dead: the steps fail with the reason, finished 
 TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111][lora]") {
   test::TempDir t;
   const std::string want = test::write_lora_file(t / "detail.safetensors", "detail lora weights");
-  CHECK(exec::a1111_lora_hash(t / "detail.safetensors") == want);
+  CHECK(exec::a1111_lora_hash(t / "detail.safetensors").lora == want);
   test::write_text(t / "detail.pt", "pickled weights");
-  CHECK(exec::a1111_lora_hash(t / "detail.pt") == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
+  CHECK(exec::a1111_lora_hash(t / "detail.pt").lora == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
 
   plan::Step s;
   s.kind = plan::StepKind::generate;
@@ -186,7 +186,7 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
   int hashed = 0;
   auto file_hash = [&](const std::string& f) {
     ++hashed;
-    return exec::a1111_lora_hash(f);
+    return exec::a1111_lora_hash(f).lora;
   };
   std::vector<std::map<std::string, std::string>> checked;
   const std::string ok = "a <lora:detail:0.6>, <lora:a,b:1>\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +

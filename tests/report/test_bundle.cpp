@@ -249,13 +249,18 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
   test::TempDir t;
   std::string top = fresh_extracted(t, t / "x");
   std::string tar = t / "tampered.tar";
+  // The extracted bundle tarred again (with SHA256SUMS made to match when `resum`) and verified.
+  auto retar = [&](bool resum, const std::string& flags = "") {
+    if (resum) test::write_text(top + "/SHA256SUMS", sums_of(top));
+    write_tar(tar, entries_of(t / "x", "small-v1"));
+    return verify(tar, t / "tmp", flags);
+  };
 
   SECTION("a flipped byte") {
     std::string md = test::read_text(top + "/report/report.md");
     md[md.size() / 2] ^= 0x01;
     test::write_text(top + "/report/report.md", md);
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp");
+    auto v = retar(false);
     INFO(v.out);
     CHECK(v.code == 3);
     CHECK(v.out.find("[sums] report/report.md: checksum mismatch") != std::string::npos);
@@ -266,9 +271,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     REQUIRE(results["checkpoints"].size() == 2);
     std::swap(results["checkpoints"][0]["rank"], results["checkpoints"][1]["rank"]);
     test::write_text(top + "/results/results.json", results.dump());
-    test::write_text(top + "/SHA256SUMS", sums_of(top));
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp", "--json");
+    auto v = retar(true, "--json");
     INFO(v.out);
     CHECK(v.code == 3);
     json j = json::parse(v.out);
@@ -286,8 +289,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     for (const auto& e : fs::directory_iterator(top + "/results/aggregates")) agg = e.path().filename().string();
     REQUIRE(!agg.empty());
     fs::remove(top + "/results/aggregates/" + agg);
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp");
+    auto v = retar(false);
     INFO(v.out);
     CHECK(v.code == 3);
     CHECK(v.out.find("[sums] results/aggregates/" + agg + ": listed in SHA256SUMS but missing") != std::string::npos);
@@ -297,9 +299,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     std::string exp = test::read_text(top + "/declarations/experiment.toml");
     exp.replace(exp.find("seed = 7"), 8, "seed = 8");
     test::write_text(top + "/declarations/experiment.toml", exp);
-    test::write_text(top + "/SHA256SUMS", sums_of(top));
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp");
+    auto v = retar(true);
     INFO(v.out);
     CHECK(v.code == 3);
     CHECK(v.out.find("[keys] plan.jsonl: the plan re-derived from declarations/ has") != std::string::npos);
@@ -311,9 +311,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     REQUIRE(at != std::string::npos);
     plan.replace(at, 12, "[\"seed\",\"9\"]");
     test::write_text(top + "/plan.jsonl", plan);
-    test::write_text(top + "/SHA256SUMS", sums_of(top));
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp");
+    auto v = retar(true);
     INFO(v.out);
     CHECK(v.code == 3);
     CHECK(v.out.find("does not match its parameters and inputs") != std::string::npos);
@@ -322,9 +320,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     // Used to end verify with "internal error: [json.exception.type_error.306] ..." (exit 2).
     for (const char* f : {"manifest.json", "review.json"}) {
       test::write_text(top + "/" + f, "1e308\n");
-      test::write_text(top + "/SHA256SUMS", sums_of(top));
-      write_tar(tar, entries_of(t / "x", "small-v1"));
-      auto v = verify(tar, t / "tmp");
+      auto v = retar(true);
       INFO(f << ": " << v.out);
       CHECK(v.code == 3);
       CHECK(v.out.find(std::string(f) + ": unreadable: not a JSON object") != std::string::npos);
@@ -341,9 +337,7 @@ TEST_CASE("verify names each tampered file of a bundle", "[bundle]") {
     size_t end = plan.find('"', at + from.size());
     plan.replace(at + from.size(), end - at - from.size(), "6148914691236517206");
     test::write_text(top + "/plan.jsonl", plan);
-    test::write_text(top + "/SHA256SUMS", sums_of(top));
-    write_tar(tar, entries_of(t / "x", "small-v1"));
-    auto v = verify(tar, t / "tmp");
+    auto v = retar(true);
     INFO(v.out);
     CHECK(v.code == 3);
     CHECK(v.out.find("cannot recompute the statistics: statistics: bootstrap = 6148914691236517206 is out of range") !=
