@@ -15,6 +15,7 @@
 #include "cli/diff_cmd.h"
 #include "cli/models_hash.h"
 #include "cli/score.h"
+#include "cli/stats_cmd.h"
 #include "cli/suite_import.h"
 #include "dsl/loader.h"
 #include "exec/a1111.h"
@@ -579,6 +580,9 @@ int run_cli(int argc, char** argv) {
     c->add_flag("--json", sa.json, "Machine-readable output");
   }
 
+  StatsArgs stats_args;
+  auto* stats_cmd = add_stats(app, stats_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -600,6 +604,7 @@ int run_cli(int argc, char** argv) {
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
     if (*suite_import_cmd) return cmd_suite_import(suite_import_args);
     if (*diff_cmd) return cmd_diff(diff_args);
+    if (*stats_cmd) return cmd_stats(stats_args);
     if (*bundle_cmd) return cmd_bundle(bundle_args);
     if (*verify_cmd) return cmd_verify(verify_args);
     if (*style_cmd) return score_style(sa);

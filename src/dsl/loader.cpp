@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "dsl/lora.h"
+#include "stats/stats.h"
 #include "util/fs.h"
 #include "util/strings.h"
 
@@ -605,7 +606,14 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
 
   if (const toml::table* t = r.table(root, "statistics")) {
     r.check_keys(*t, {"bootstrap", "ci", "seed"}, "[statistics]");
-    if (auto v = r.integer(*t, "bootstrap", 0, 1000000)) rv.statistics.bootstrap = *v;
+    if (auto v = r.integer(*t, "bootstrap", 0, stats::k_max_bootstrap)) {
+      // Fewer replicates cannot resolve the Holm-corrected tails (docs/statistics.md); 0 = off.
+      if (*v != 0 && *v < stats::k_min_bootstrap)
+        r.error(r.pos(*t->get("bootstrap")), "'bootstrap' = " + std::to_string(*v) + " is too few: 0 (no intervals) or at least " +
+                                             std::to_string(stats::k_min_bootstrap));
+      else
+        rv.statistics.bootstrap = *v;
+    }
     if (auto v = r.number(*t, "ci", 0.5, 0.999)) rv.statistics.ci = *v;
     if (auto v = r.integer(*t, "seed", 0, std::numeric_limits<int64_t>::max())) rv.statistics.seed = *v;
   }

@@ -93,7 +93,7 @@ struct MetricsConfig {
 };
 
 struct Statistics {
-  int64_t bootstrap = 1000;
+  int64_t bootstrap = 2000;  ///< stats::k_default_bootstrap
   double ci = 0.95;
   int64_t seed = 0;
 };

@@ -13,7 +13,7 @@
 #include "exec/comfyui.h"
 #include "exec/import.h"
 #include "exec/scoring.h"
-#include "exec/statistics.h"
+#include "stats/stats.h"
 #include "models/style.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -25,6 +25,10 @@
 namespace ghx::exec {
 
 using nlohmann::json;
+using stats::AggregateRow;
+using stats::aggregate_json;
+using stats::compute_results;
+using stats::ReviewInfo;
 
 namespace {
 

@@ -18,7 +18,7 @@
 
 #include "dsl/loader.h"
 #include "exec/executor.h"
-#include "exec/statistics.h"
+#include "stats/stats.h"
 #include "plan/file_hasher.h"
 #include "report/gallery.h"
 #include "report/render.h"
@@ -980,7 +980,7 @@ class Verifier {
       auto rows = step.params_named("row");
       if (!agg.is_object() || !agg.contains("rows") || !agg["rows"].is_array() || agg["rows"].size() != rows.size())
         throw Error("its rows are not its step's rows");
-      std::vector<exec::AggregateRow> out;
+      std::vector<stats::AggregateRow> out;
       for (size_t i = 0; i < rows.size(); ++i) {
         std::vector<std::string> f = plan::split_fields(*rows[i]);
         if (f.size() != 4) throw Error("malformed row parameter");
@@ -994,7 +994,7 @@ class Verifier {
         notm.emplace_back(e->substr(0, sep), sep == std::string::npos ? "" : e->substr(sep + 1));
       }
       bool has_notm = step.find_param("notm") != nullptr;
-      if (exec::aggregate_json(step.param("section"), step.param("metric"), step.param("variant"), out,
+      if (stats::aggregate_json(step.param("section"), step.param("metric"), step.param("variant"), out,
                                has_notm ? &notm : nullptr)
               .dump() != text)
         throw Error("its section, metric, variant, rows or NoTM pairs differ");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "report/render.h"
+#include "stats/stats.h"
 #include "util/strings.h"
 
 namespace ghx::report {
@@ -347,19 +348,57 @@ json interval(const json& ci, const std::string& key) {
   return nullptr;
 }
 
-json value_row(const std::string& key, const json& va, const json& vb, const json& ca, const json& cb) {
+/// The bootstrap standard error of `key` on one side: results.json's `se`, or, for results
+/// written before it, the interval's width over the normal quantiles of the side's level.
+double side_se(const json& c, const std::string& key, const json& ci, double level) {
+  const json& se = field(object_of(c, "se"), key.c_str());
+  if (se.is_number()) return se.get<double>();
+  if (!ci.is_array()) return std::nan("");
+  return (number(ci[1]) - number(ci[0])) / (2 * stats::normal_quantile((1 + level) / 2));
+}
+
+/// One value compared; `p` from the two sides' standard errors (independent samples: conservative
+/// where B reused A's images), the verdict after Holm over every row (diff_results).
+json value_row(const std::string& key, const json& ca, const json& cb, double level_a, double level_b) {
+  const json& va = field(object_of(ca, "metrics"), key.c_str());
+  const json& vb = field(object_of(cb, "metrics"), key.c_str());
+  const json& ia = interval(field(ca, "ci"), key);
+  const json& ib = interval(field(cb, "ci"), key);
   json o = {{"metric", key}, {"a", va.is_number() ? va : json(nullptr)}, {"b", vb.is_number() ? vb : json(nullptr)}};
   double a = number(va), b = number(vb);
   o["delta"] = std::isnan(a) || std::isnan(b) ? json(nullptr) : json(b - a);
-  o["ci_a"] = ca;
-  o["ci_b"] = cb;
-  // Conservative: two 95% intervals that do not overlap mean a difference at well under 5%.
-  if (ca.is_null() || cb.is_null())
-    o["beyond_noise"] = nullptr;
-  else
-    o["beyond_noise"] = number(ca[1]) < number(cb[0]) || number(cb[1]) < number(ca[0]);
+  o["ci_a"] = ia;
+  o["ci_b"] = ib;
+  o["p"] = nullptr;
+  o["p_holm"] = nullptr;
+  o["verdict"] = stats::k_cannot_tell;
+  o["beyond_noise"] = nullptr;
+  if (!ia.is_null() && !ib.is_null() && !std::isnan(a) && !std::isnan(b)) {
+    const double p = stats::difference_p(b - a, side_se(ca, key, ia, level_a), side_se(cb, key, ib, level_b));
+    if (!std::isnan(p)) o["p"] = p;
+  }
   o["changed"] = va != vb;
   return o;
+}
+
+/// Holm over every value row that has a p, at 1 - B's level: the verdicts and `beyond_noise`.
+void holm_verdicts(json& rows, double alpha) {
+  std::vector<json*> tested;
+  std::vector<double> p;
+  for (auto& c : rows)
+    for (auto& v : c["metrics"])
+      if (v["p"].is_number()) {
+        tested.push_back(&v);
+        p.push_back(v["p"].get<double>());
+      }
+  const std::vector<double> adj = stats::holm_adjust(p);
+  for (size_t i = 0; i < tested.size(); ++i) {
+    json& v = *tested[i];
+    const bool beyond = adj[i] <= alpha;
+    v["p_holm"] = adj[i];
+    v["verdict"] = beyond ? stats::k_beyond_noise : stats::k_within_noise;
+    v["beyond_noise"] = beyond;
+  }
 }
 
 json diff_results(const DiffSide& A, const DiffSide& B) {
@@ -369,6 +408,12 @@ json diff_results(const DiffSide& A, const DiffSide& B) {
     if (!B.results.is_object()) missing["b"] = B.results_note.empty() ? "no results" : B.results_note;
     return {{"available", false}, {"missing", missing}};
   }
+  auto level_of = [](const json& results) {
+    const json& l = field(object_of(results, "statistics"), "ci");
+    const double v = l.is_number() ? l.get<double>() : 0.95;
+    return v > 0 && v < 1 ? v : 0.95;
+  };
+  const double level_a = level_of(A.results), level_b = level_of(B.results);
   std::map<std::string, json> a;
   for (const auto& c : array_of(A.results, "checkpoints")) a[text(c, "name")] = c;
   std::vector<json> b;
@@ -412,8 +457,13 @@ json diff_results(const DiffSide& A, const DiffSide& B) {
                        !__builtin_sub_overflow(ra.get<int64_t>(), rb.get<int64_t>(), &change);
     o["rank_change"] = ranks ? json(change) : json(nullptr);
     json values = json::array();
-    values.push_back(value_row("score", field(ca, "score"), field(cb, "score"), interval(field(ca, "ci"), "score"),
-                               interval(field(cb, "ci"), "score")));
+    json ma = object_of(ca, "metrics"), mb = object_of(cb, "metrics");
+    ma["score"] = field(ca, "score");
+    mb["score"] = field(cb, "score");
+    json sa_ck = ca, sb_ck = cb;
+    sa_ck["metrics"] = ma;
+    sb_ck["metrics"] = mb;
+    values.push_back(value_row("score", sa_ck, sb_ck, level_a, level_b));
     // Order: score, then per metric (sorted) the value and its z-score.
     std::set<std::string> bases;
     for (const auto& k : keys_a)
@@ -423,15 +473,15 @@ json diff_results(const DiffSide& A, const DiffSide& B) {
         const json& va = field(object_of(ca, "metrics"), k.c_str());
         const json& vb = field(object_of(cb, "metrics"), k.c_str());
         if (va.is_null() || vb.is_null()) continue;
-        values.push_back(value_row(k, va, vb, interval(field(ca, "ci"), k), interval(field(cb, "ci"), k)));
+        values.push_back(value_row(k, ca, cb, level_a, level_b));
       }
-    for (const auto& v : values) {
-      unchanged += !v["changed"].get<bool>();
-      beyond += v["beyond_noise"] == true;
-    }
+    for (const auto& v : values) unchanged += !v["changed"].get<bool>();
     o["metrics"] = std::move(values);
     rows.push_back(std::move(o));
   }
+  holm_verdicts(rows, 1 - level_b);
+  for (const auto& c : rows)
+    for (const auto& v : c["metrics"]) beyond += v["beyond_noise"] == true;
   std::vector<json> gone;
   for (const auto& [n, c] : a)
     if (!in_b.count(n)) gone.push_back(c);
@@ -523,9 +573,8 @@ std::string rank_mark(const json& change) {
 }
 
 std::string noise_text(const json& row) {
-  const json& b = row["beyond_noise"];
-  if (b.is_null()) return "n/a";
-  return b.get<bool>() ? "beyond noise" : "within noise";
+  const json& v = row["verdict"];
+  return v.is_string() ? v.get<std::string>() : std::string(stats::k_cannot_tell);
 }
 
 /// Columns as wide as their widest cell (counted in code points, so arrows align).
@@ -691,7 +740,8 @@ std::string intervals_text(const json& r) {
   if (r["bootstrap"]["a"] == 0 && r["bootstrap"]["b"] == 0) return "no intervals: bootstrap = 0";
   const json& ci = r["ci"]["b"];
   return (ci.is_number() ? util::fixed_double(100.0 * ci.get<double>(), 0) + "% " : std::string()) +
-         "intervals over seeds; beyond noise = the two intervals do not overlap";
+         "intervals over prompts and seeds; beyond noise = the change holds up with Holm's family-wise control over "
+         "every value compared";
 }
 
 std::string side_text(const json& s) {

@@ -9,7 +9,7 @@
 
 #include <kainjow/mustache.hpp>
 
-#include "exec/statistics.h"
+#include "stats/stats.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -283,16 +283,30 @@ data build_view(const json& results, bool md) {
     row.set("lower", u(g.at("lower").get<std::string>()));
     row.set("diff", format_z(num(g.at("diff"))));
     row.set("ci", g.at("ci").is_array() ? format_interval(g.at("ci"), true) : "n/a");
-    row.set("p_order", util::fixed_double(num(g.at("p_order")), 3));
-    row.set("verdict", g.at("beyond_noise").get<bool>() ? "yes" : "no");
+    auto p_text = [&](const char* key) {
+      return g.contains(key) && g.at(key).is_number() ? util::fixed_double(num(g.at(key)), 4) : std::string("n/a");
+    };
+    row.set("p", p_text("p"));
+    row.set("p_holm", p_text("p_holm"));
+    std::string verdict = stats::k_cannot_tell;
+    if (g.contains("verdict") && g.at("verdict").is_string()) verdict = g.at("verdict").get<std::string>();
+    else if (g.contains("beyond_noise") && g.at("beyond_noise").is_boolean())  // results before the verdicts
+      verdict = g.at("beyond_noise").get<bool>() ? stats::k_beyond_noise : stats::k_within_noise;
+    row.set("verdict", u(verdict));
     gaps.push_back(row);
   }
   view.set("rank_gaps", gaps);
+  data notes{data::type::list};
+  for (const auto& n : results.value("notes", json::array()))
+    if (n.is_string()) notes.push_back(data("text", u(n.get<std::string>())));
+  view.set("has_notes", !notes.is_empty_list());
+  view.set("notes", notes);
   view.set("has_rank_gaps", !gaps.is_empty_list());
   if (results.contains("statistics")) {
     const json& st = results.at("statistics");
     view.set("bootstrap", std::to_string(st.value("bootstrap", 0)));
     view.set("ci_level", util::fixed_double(100.0 * st.value("ci", 0.95), 1) + "%");
+    view.set("alpha", util::fixed_double(100.0 * (1 - st.value("ci", 0.95)), 1) + "%");
     view.set("has_ci", st.value("bootstrap", 0) > 0);
   }
 
@@ -320,7 +334,7 @@ data build_view(const json& results, bool md) {
     charts.push_back(score);
     for (const auto& m : means) {
       data c;
-      c.set("title", m + (exec::lower_is_better(m) ? " (lower is better)" : " (higher is better)"));
+      c.set("title", m + (stats::lower_is_better(m) ? " (lower is better)" : " (higher is better)"));
       c.set("svg", bar_chart(results, m, false));
       charts.push_back(c);
     }

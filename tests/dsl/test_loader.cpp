@@ -172,3 +172,23 @@ TEST_CASE("unknown metric and variant", "[dsl]") {
     CHECK(l.text.find("style_loss variant must be 'ghostreview' or 'normalized', not 'gram'") != std::string::npos);
   }
 }
+
+TEST_CASE("statistics: bootstrap is 0 or at least 200 with errors at the value", "[dsl]") {
+  test::TempDir t;
+  for (const char* b : {"1", "199"}) {
+    Loaded l = load_edited(t, "[generation]", std::string("[statistics]\nbootstrap = ") + b + "\n\n[generation]");
+    INFO(l.text);
+    CHECK_FALSE(l.review);
+    CHECK(l.text.find("/experiment.toml:7:13: error: 'bootstrap' = " + std::string(b) +
+                      " is too few: 0 (no intervals) or at least 200") != std::string::npos);
+  }
+  for (const char* b : {"0", "200"}) {
+    Loaded l = load_edited(t, "[generation]", std::string("[statistics]\nbootstrap = ") + b + "\n\n[generation]");
+    INFO(l.text);
+    REQUIRE(l.review);
+    CHECK(l.review->statistics.bootstrap == std::stoll(b));
+  }
+  Loaded d = load(test::write_small_review(t.path()));
+  REQUIRE(d.review);
+  CHECK(d.review->statistics.bootstrap == 2000);
+}

@@ -94,7 +94,7 @@ TEST_CASE("review_v1: the protocol as loaded", "[plan][review_v1]") {
   CHECK(r.generation.cfg_scale == 6.0);
   CHECK(r.generation.vae == "vae-ft-mse-840000-ema-pruned.safetensors");
   CHECK_FALSE(r.generation.hires);  // only the quality section has the hires fix
-  CHECK(r.statistics.bootstrap == 1000);
+  CHECK(r.statistics.bootstrap == 2000);
   CHECK(r.statistics.ci == 0.95);
   CHECK(r.statistics.seed == 0);
 

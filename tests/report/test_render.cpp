@@ -3,7 +3,7 @@
 
 #include <limits>
 
-#include "exec/statistics.h"
+#include "stats/stats.h"
 #include "report/render.h"
 #include "support.h"
 #include "util/error.h"
@@ -14,9 +14,9 @@ using nlohmann::json;
 
 namespace {
 json results(const std::string& name) {
-  std::vector<exec::AggregateRow> rows = {{name, "p", "anime", "1", 2.5}, {"plain", "p", "anime", "1", 3.5}};
-  return exec::compute_results({"exp", "1", "1", {{name, "sha256:0123456789abcdef"}, {"plain", "backend_name:x"}}},
-                               {exec::aggregate_json("style", "style_loss", "ghostreview", rows)});
+  std::vector<stats::AggregateRow> rows = {{name, "p", "anime", "1", 2.5}, {"plain", "p", "anime", "1", 3.5}};
+  return stats::compute_results({"exp", "1", "1", {{name, "sha256:0123456789abcdef"}, {"plain", "backend_name:x"}}},
+                               {stats::aggregate_json("style", "style_loss", "ghostreview", rows)});
 }
 }  // namespace
 
