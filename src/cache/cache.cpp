@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS steps(
   error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER, meta TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS file_hashes(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-  sha256 TEXT NOT NULL);
+  sha256 TEXT NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0, dev INTEGER NOT NULL DEFAULT 0);
 )SQL";
 
 int64_t now_s() {
@@ -94,6 +94,16 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
     }
     SQLite::Transaction t(*db);
     db->exec(k_schema);
+    {
+      // A memo written before ctime and device were checked: add them as 0, so that every file
+      // is hashed once more (a memo row matches only a real stat).
+      SQLite::Statement cols(*db, "SELECT count(*) FROM pragma_table_info('file_hashes') WHERE name = 'ctime_ns'");
+      cols.executeStep();
+      if (cols.getColumn(0).getInt() == 0) {
+        db->exec("ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0");
+        db->exec("ALTER TABLE file_hashes ADD COLUMN dev INTEGER NOT NULL DEFAULT 0");
+      }
+    }
     SQLite::Statement ins(*db, "INSERT OR IGNORE INTO meta(name, value) VALUES (?, ?)");
     ins.bind(1, "format_version");
     ins.bind(2, std::to_string(k_format_version));
@@ -286,12 +296,16 @@ GcReport Cache::gc() {
 std::optional<std::string> Cache::lookup(const std::string& abs_path, const plan::FileStat& st) {
   std::lock_guard<std::mutex> lock(m_mu);
   try {
-    SQLite::Statement q(*m_db, "SELECT size, mtime_ns, inode, sha256 FROM file_hashes WHERE path = ?");
+    SQLite::Statement q(*m_db, "SELECT size, mtime_ns, inode, sha256, ctime_ns, dev FROM file_hashes WHERE path = ?");
     q.bind(1, abs_path);
     if (!q.executeStep()) return std::nullopt;
-    if (static_cast<uint64_t>(q.getColumn(0).getInt64()) != st.size || q.getColumn(1).getInt64() != st.mtime_ns ||
-        static_cast<uint64_t>(q.getColumn(2).getInt64()) != st.inode)
-      return std::nullopt;
+    plan::FileStat memo;
+    memo.size = static_cast<uint64_t>(q.getColumn(0).getInt64());
+    memo.mtime_ns = q.getColumn(1).getInt64();
+    memo.inode = static_cast<uint64_t>(q.getColumn(2).getInt64());
+    memo.ctime_ns = q.getColumn(4).getInt64();
+    memo.device = static_cast<uint64_t>(q.getColumn(5).getInt64());
+    if (!(memo == st)) return std::nullopt;
     return q.getColumn(3).getString();
   } catch (const SQLite::Exception& e) {  // the planner reports it at the file's position: say whose it is
     throw Error("cache database " + m_dir + "/ghx.db: " + e.what());
@@ -302,12 +316,15 @@ void Cache::store(const std::string& abs_path, const plan::FileStat& st, const s
   std::lock_guard<std::mutex> lock(m_mu);
   try {
     SQLite::Statement q(*m_db,
-                        "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?, ?, ?, ?, ?)");
+                        "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256, ctime_ns, dev) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, abs_path);
     q.bind(2, static_cast<int64_t>(st.size));
     q.bind(3, st.mtime_ns);
     q.bind(4, static_cast<int64_t>(st.inode));
     q.bind(5, sha256);
+    q.bind(6, st.ctime_ns);
+    q.bind(7, static_cast<int64_t>(st.device));
     q.exec();
   } catch (const SQLite::Exception& e) {
     throw Error("cache database " + m_dir + "/ghx.db: " + e.what());

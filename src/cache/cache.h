@@ -8,7 +8,7 @@
 //         created_at, meta)                key = 32 hex digits; status 0 = done, 1 = failed;
 //                                          blob = address of the result (done) or NULL;
 //                                          meta = provenance JSON (request, answer) or NULL
-//   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256)   plan/file_hasher.h's memo
+//   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256, ctime_ns, dev)   plan/file_hasher.h's memo
 // A result is committed blob first (fsync + rename), then its row in one transaction: after a
 // crash a row always has its blob; a blob without a row is garbage that `gc` removes.
 // Format 2 added steps.meta; a version 1 index is upgraded in place at open (one ALTER TABLE).

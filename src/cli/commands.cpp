@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstring>
@@ -16,6 +18,8 @@
 #include "cli/models_hash.h"
 #include "cli/score.h"
 #include "cli/stats_cmd.h"
+#include "models/numerics.h"
+#include "models/torch_build.h"
 #include "cli/suite_import.h"
 #include "dsl/loader.h"
 #include "exec/a1111.h"
@@ -115,12 +119,35 @@ void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
       std::string known;
       for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.title;
       d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " has no model named '" + c.backend_name + "' (it has: " + known + ")");
-    } else if (!hit->sha256.empty()) {
-      c.server_identity = "sha256:" + hit->sha256;
-    } else if (!hit->hash.empty()) {
-      c.server_identity = "autov2:" + hit->hash;
     } else {
-      d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no hash for '" + hit->title + "'");
+      // The identity is always the full SHA-256: the server's; else the file it names, where this
+      // machine can read it; else ask the server to load the model (A1111 hashes a file when it
+      // loads it) and list again. An AutoV2 alone would give the same checkpoint another key.
+      std::string sha = hit->sha256;
+      std::string problem;
+      if (sha.empty() && !hit->filename.empty() && ::access(hit->filename.c_str(), R_OK) == 0) {
+        try {
+          plan::FileHasher hasher(nullptr);
+          sha = hasher.sha256(hit->filename);
+        } catch (const std::exception& e) {
+          problem = e.what();
+        }
+      }
+      if (sha.empty()) {
+        try {
+          exec::a1111_load_model(alive[0], hit->title, b.connect_timeout_s, b.timeout_s);
+          for (const auto& m : exec::a1111_models(alive[0], b.connect_timeout_s))
+            if (m.title == hit->title || m.filename == hit->filename) sha = m.sha256;
+        } catch (const std::exception& e) {
+          problem = e.what();
+        }
+      }
+      if (sha.size() == 64)
+        c.server_identity = "sha256:" + sha;
+      else
+        d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no SHA-256 for '" + hit->title +
+                           "', even after loading it" + (problem.empty() ? "" : " (" + problem + ")") +
+                           "; give the checkpoint's `file` (or `sha256`) in the review");
     }
   }
   std::cerr << d.format_all();
@@ -388,6 +415,14 @@ int cmd_run(const RunArgs& a) {
         if (missing) std::cerr << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
         // What was declared and planned, for `ghx diff` and bundles (no files needed).
         util::write_file_atomic(out_dir + "/review.json", report::review_document(r, p).dump(2) + "\n");
+        // Which ghx wrote this folder: differs between machines, so outside the reproducible
+        // files (docs/cache-keys.md); the numerics are in the step keys and in results.json.
+        const json prov = {{"ghx", GHX_VERSION},
+                           {"git_commit", GHX_GIT_COMMIT},
+                           {"libtorch_built_against", GHX_TORCH_VERSION},
+                           {"numerics", models::numerics_key()},
+                           {"report_key", p.steps[ri].key.hex()}};
+        util::write_file_atomic(out_dir + "/provenance.json", prov.dump(2) + "\n");
         report_path = out_dir;
       }
     }

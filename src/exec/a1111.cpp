@@ -314,6 +314,15 @@ std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s) 
   return out;
 }
 
+void a1111_load_model(const std::string& url, const std::string& title, double connect_timeout_s, double timeout_s) {
+  auto c = client_for(url, connect_timeout_s, timeout_s);
+  const json body = {{"sd_model_checkpoint", title}};
+  auto res = c->Post("/sdapi/v1/options", body.dump(), "application/json");
+  if (!res) throw Error(host_of(url) + ": " + httplib::to_string(res.error()));
+  if (res->status != 200)
+    throw Error(host_of(url) + ": HTTP " + std::to_string(res->status) + " loading '" + title + "' (/sdapi/v1/options)");
+}
+
 std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, double timeout_s,
                                      std::vector<std::string>* errors) {
   std::vector<std::string> alive;

@@ -39,6 +39,10 @@ struct ServerModel {
 /// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
 
+/// POST /sdapi/v1/options {"sd_model_checkpoint": title}: the server loads the checkpoint, and
+/// A1111 computes (and then lists) its SHA-256 when it loads a file. Throws ghx::Error.
+void a1111_load_model(const std::string& url, const std::string& title, double connect_timeout_s, double timeout_s);
+
 /// A LoRA file's hashes: `lora`, what A1111 shows in "Lora hashes" (12 hex digits: SHA-256 of a
 /// safetensors file's data after its header, of the whole file otherwise), and the whole file's
 /// `sha256`. Each file is read once per process (memoised by path). Throws ghx::Error naming an

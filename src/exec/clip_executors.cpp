@@ -54,7 +54,10 @@ class ClipImageExecutor : public Executor {
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     out.assign(jobs.size(), Outcome{});
     std::map<std::string, std::vector<size_t>> groups;  // one forward pass per model
-    for (size_t i = 0; i < jobs.size(); ++i) groups[jobs[i].step->param("model.sha256") + jobs[i].step->param("arch")].push_back(i);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      out[i].error = numerics_problem(*jobs[i].step);
+      if (out[i].error.empty()) groups[jobs[i].step->param("model.sha256") + jobs[i].step->param("arch")].push_back(i);
+    }
     for (const auto& [id, idx] : groups) {
       auto t0 = std::chrono::steady_clock::now();
       try {
@@ -90,8 +93,10 @@ class TextExecutor : public Executor {
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     out.assign(jobs.size(), Outcome{});
     std::map<std::string, std::vector<size_t>> groups;
-    for (size_t i = 0; i < jobs.size(); ++i)
-      groups[jobs[i].step->param("model.sha256") + jobs[i].step->param("tokenizer.sha256")].push_back(i);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      out[i].error = numerics_problem(*jobs[i].step);
+      if (out[i].error.empty()) groups[jobs[i].step->param("model.sha256") + jobs[i].step->param("tokenizer.sha256")].push_back(i);
+    }
     for (const auto& [id, idx] : groups) {
       auto t0 = std::chrono::steady_clock::now();
       try {

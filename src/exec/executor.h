@@ -35,6 +35,10 @@ struct Outcome {
   std::string device;  ///< where it ran, when it differs from Executor::device() (an endpoint)
 };
 
+/// Empty when the step's `numerics` parameter (models/numerics.h) names the device class the
+/// models of this process run on, or it has none; else why not (the step then fails).
+std::string numerics_problem(const plan::Step& s);
+
 class Executor {
  public:
   virtual ~Executor() = default;

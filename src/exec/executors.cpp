@@ -14,7 +14,9 @@
 #include "exec/import.h"
 #include "exec/scoring.h"
 #include "stats/stats.h"
+#include "models/numerics.h"
 #include "models/style.h"
+#include "models/torch_api.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -29,6 +31,19 @@ using stats::AggregateRow;
 using stats::aggregate_json;
 using stats::compute_results;
 using stats::ReviewInfo;
+
+std::string numerics_problem(const plan::Step& s) {
+  const std::string* n = s.find_param("numerics");
+  if (!n) return "";
+  static const std::string runtime = [] {
+    try {
+      return models::torch_description();
+    } catch (const std::exception& e) {
+      return std::string("libtorch unavailable: ") + e.what();
+    }
+  }();
+  return models::numerics_mismatch(*n, runtime);
+}
 
 namespace {
 
@@ -83,6 +98,8 @@ class StyleFeaturesExecutor : public Executor {
     std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
     for (size_t i = 0; i < jobs.size(); ++i) {
       const auto& s = *jobs[i].step;
+      out[i].error = numerics_problem(s);
+      if (!out[i].error.empty()) continue;
       groups[{s.param("model.sha256"), s.param("resize")}].push_back(i);
     }
     for (const auto& [gk, idx] : groups) {
@@ -276,19 +293,15 @@ json gallery_json(const plan::Step& s) {
   return sections;
 }
 
-/// What produced these results: tool, libtorch (when the review used a model), models by
-/// content, seeds per section, the plan's size and this step's key.
+/// What produced these results, as far as the report step's key covers it (every byte of
+/// results.json is a function of that key): the numerics the models ran with (models/numerics.h:
+/// device, libtorch version, kernel selectors; also in every model step's key), models by content,
+/// seeds per section, the plan's size and this step's key. The ghx build that wrote a report
+/// folder differs between machines: it goes to provenance.json beside it (cli), not here.
 json provenance_json(const plan::Step& s) {
   json p;
-  p["tool"] = std::string("ghx ") + GHX_VERSION + " (" + GHX_GIT_COMMIT + ")";
-  p["libtorch"] = "not used";
-  if (s.param("torch") == "1") {
-    try {
-      p["libtorch"] = models::torch_description();
-    } catch (const std::exception& e) {
-      p["libtorch"] = std::string("unavailable: ") + e.what();
-    }
-  }
+  const std::string* numerics = s.find_param("numerics");
+  p["numerics"] = numerics ? *numerics : std::string("no model ran");
   p["report_key"] = s.key.hex();
   json models = json::array(), seeds = json::array(), steps = json::object();
   for (const std::string* m : s.params_named("model")) {

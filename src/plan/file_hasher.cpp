@@ -17,7 +17,9 @@ FileStat stat_file(const std::string& path) {
   FileStat fs;
   fs.size = static_cast<uint64_t>(st.st_size);
   fs.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  fs.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
   fs.inode = static_cast<uint64_t>(st.st_ino);
+  fs.device = static_cast<uint64_t>(st.st_dev);
   return fs;
 }
 
@@ -38,7 +40,7 @@ std::string FileHasher::sha256(const std::string& path) {
   ++m_files_read;
   // The file may have changed while it was read: only memoise if it is still the same.
   FileStat after = stat_file(abs);
-  if (m_memo && after.size == st.size && after.mtime_ns == st.mtime_ns && after.inode == st.inode)
+  if (m_memo && after == st)
     m_memo->store(abs, st, h);
   m_local.emplace(abs, h);
   return h;

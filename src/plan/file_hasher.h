@@ -1,6 +1,8 @@
 #pragma once
 // File identity by content: SHA-256 of the whole file, memoised by (absolute path, size,
-// mtime_ns, inode) so an unchanged multi-GB checkpoint is read once, not on every plan.
+// mtime_ns, ctime_ns, inode, device) so an unchanged multi-GB checkpoint is read once, not on
+// every plan. ctime catches a rewrite that restored the mtime (touch -r, rsync -t, tar x); the
+// device catches the same inode number on another filesystem mounted at the same path.
 // The memo's storage is an interface (the cache implements it in its SQLite index).
 // Fails: throws ghx::Error if a file cannot be read. Never: uses the path in a key.
 #include <cstdint>
@@ -14,7 +16,12 @@ namespace ghx::plan {
 struct FileStat {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
   uint64_t inode = 0;
+  uint64_t device = 0;
+  bool operator==(const FileStat& o) const {
+    return size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns && inode == o.inode && device == o.device;
+  }
 };
 
 class HashMemo {

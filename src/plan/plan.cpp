@@ -7,6 +7,7 @@
 
 #include "dsl/lora.h"
 #include "models/clip.h"
+#include "models/numerics.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -113,6 +114,7 @@ class Planner {
     for (const auto& [k, n] : by_kind) rep.params.emplace_back("steps", join_fields({k, std::to_string(n)}));
     for (const auto& [name, sha] : m_model_sha) rep.params.emplace_back("model", join_fields({name, sha}));
     rep.params.emplace_back("torch", m_model_sha.empty() ? "0" : "1");
+    if (!m_model_sha.empty()) rep.params.emplace_back("numerics", models::numerics_key());
     for (const auto& g : m_gallery) rep.params.emplace_back("gallery", g);
     for (const auto& pr : m_plan.prompts)
       if (!pr.rules.empty())
@@ -178,7 +180,8 @@ class Planner {
                 {"model.sha256", sha},
                 {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},
                 {"layout", m.layout.empty() ? "auto" : m.layout},
-                {"activation", m.activation.empty() ? e.config.activation : m.activation}};
+                {"activation", m.activation.empty() ? e.config.activation : m.activation},
+                {"numerics", models::numerics_key()}};
     e.context = {{"model.path", m.file}, {"arch.path", m.arch}, {"model.entry", name}};
     m_model_sha[name] = sha;
     m_clips[name] = std::move(e);
@@ -191,6 +194,7 @@ class Planner {
     s.params.emplace_back("model.sha256", m_vgg_sha);
     s.params.emplace_back("image.sha256", hash(file, pos));
     s.params.emplace_back("resize", std::to_string(w) + "x" + std::to_string(h));
+    s.params.emplace_back("numerics", models::numerics_key());
     s.context.emplace_back("path", file);
     s.context.emplace_back("model.path", m_r.models.vgg19->file);
     return m_plan.add(std::move(s));
@@ -368,6 +372,7 @@ class Planner {
               feat.params.emplace_back("model", "vgg19");
               feat.params.emplace_back("model.sha256", m_vgg_sha);
               feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
+              feat.params.emplace_back("numerics", models::numerics_key());
               feat.context.emplace_back("model.path", m_r.models.vgg19->file);
               feat.inputs = {gi};
               met.inputs.push_back(m_plan.add(std::move(feat)));

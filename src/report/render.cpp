@@ -375,8 +375,10 @@ data build_view(const json& results, bool md) {
   // Provenance: what produced these numbers.
   if (results.contains("provenance")) {
     const json& pv = results.at("provenance");
-    view.set("tool", pv.value("tool", ""));
-    view.set("libtorch", pv.value("libtorch", ""));
+    // results written before numerics entered the keys named the tool and libtorch instead
+    std::string numerics = pv.value("numerics", "");
+    if (numerics.empty()) numerics = pv.value("tool", "") + "; " + pv.value("libtorch", "");
+    view.set("numerics", numerics);
     view.set("report_key", pv.value("report_key", ""));
     data models{data::type::list};
     for (const auto& m : pv.value("models", json::array())) {

@@ -1,6 +1,13 @@
 // Mirrors src/cache/: index + blob store, corruption handling, verify, gc, format version.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <filesystem>
@@ -186,4 +193,48 @@ TEST_CASE("a format 1 index is upgraded in place; provenance metadata is kept", 
   CHECK(c->record(key(1))->meta.empty());
   SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT value FROM meta WHERE name = 'format_version'").getString() == "2");
+}
+
+TEST_CASE("file-hash memo: size, mtime, ctime, inode and device must all match", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  plan::FileStat st;
+  st.size = 10, st.mtime_ns = 1000, st.ctime_ns = 2000, st.inode = 7, st.device = 3;
+  c->store("/x/model.safetensors", st, std::string(64, 'a'));
+  CHECK(c->lookup("/x/model.safetensors", st) == std::string(64, 'a'));
+  for (int field = 0; field < 5; ++field) {
+    plan::FileStat other = st;
+    if (field == 0) other.size = 11;
+    if (field == 1) other.mtime_ns = 1001;
+    if (field == 2) other.ctime_ns = 2001;  // rewritten, old mtime put back
+    if (field == 3) other.inode = 8;
+    if (field == 4) other.device = 4;       // the same inode number on another filesystem
+    INFO("field " << field);
+    CHECK_FALSE(c->lookup("/x/model.safetensors", other));
+  }
+}
+
+TEST_CASE("file-hash memo: a file rewritten with its old mtime is hashed again", "[cache]") {
+  test::TempDir t;
+  auto c = cache::Cache::open(t / "c");
+  const std::string f = t / "w.bin";
+  test::write_text(f, "aaaa");
+  plan::FileHasher h1(c.get());
+  const std::string first = h1.sha256(f);
+  struct stat before {};
+  REQUIRE(::stat(f.c_str(), &before) == 0);
+  // same size, same inode, mtime restored (touch -r / rsync -t): only ctime tells (file times
+  // tick with the kernel's coarse clock: wait past one tick)
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  { std::fstream out(f, std::ios::in | std::ios::out | std::ios::binary); out << "bbbb"; }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, f.c_str(), times, 0) == 0);
+  struct stat after {};
+  REQUIRE(::stat(f.c_str(), &after) == 0);
+  REQUIRE(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  REQUIRE(after.st_ino == before.st_ino);
+  plan::FileHasher h2(c.get());
+  REQUIRE((after.st_ctim.tv_sec != before.st_ctim.tv_sec || after.st_ctim.tv_nsec != before.st_ctim.tv_nsec));
+  CHECK(h2.sha256(f) != first);
+  CHECK(h2.files_read() == 1);
 }

@@ -88,3 +88,32 @@ TEST_CASE("a checkpoint the server does not have is an error at its line", "[cli
   CHECK(r.err.find("experiment.toml:18:1: error: checkpoint 'beta': " + srv.url() + " has no model named 'beta.safetensors'") !=
         std::string::npos);
 }
+
+TEST_CASE("a checkpoint the server has not hashed yet: its full SHA-256 after loading it", "[cli][a1111]") {
+  test::TempDir t;
+  test::write_small_review(t.path());
+  std::string sha_a(64, '3'), sha_b(64, '4');
+  test::FakeA1111 srv({{"alpha.safetensors", sha_a}, {"beta.safetensors", sha_b}});
+  REQUIRE(srv.set_unhashed("beta.safetensors"));  // listed with hash and sha256 null
+  to_a1111(t, srv.url());
+  Result plan = run_ghx(t, "plan experiment.toml --json");
+  INFO(plan.err);
+  REQUIRE(plan.code == 0);
+  // ghx asked the server to load beta (A1111 hashes a file when it loads it), and no AutoV2 identity
+  bool loaded_beta = false;
+  for (const auto& o : srv.options_posts()) loaded_beta |= o.value("sd_model_checkpoint", "").find("beta") == 0;
+  CHECK(loaded_beta);
+  Result r = run_ghx(t, "run experiment.toml --json");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json results = json::parse(test::read_text(t / "reports/small-v1/results.json"));
+  std::set<std::string> ids;
+  for (const auto& c : results["checkpoints"]) ids.insert(c["identity"].get<std::string>());
+  CHECK(ids == std::set<std::string>{"sha256:" + sha_a, "sha256:" + sha_b});
+  // the same checkpoint gets the same keys whether or not the server had hashed it before
+  test::FakeA1111 hashed({{"alpha.safetensors", sha_a}, {"beta.safetensors", sha_b}});
+  Result again = run_ghx(t, "run experiment.toml --json --endpoint " + hashed.url());
+  INFO(again.err);
+  CHECK(again.code == 0);
+  CHECK(json::parse(again.out)["executed"].get<int>() == 0);
+}

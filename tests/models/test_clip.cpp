@@ -528,3 +528,26 @@ TEST_CASE("clip: speed on random weights", "[.clip_bench]") {
               "8 texts (EOT 10..24): median %.4f s\n",
               c.name.c_str(), load_s, vi[2], vi[0], vi[4], vt[2]);
 }
+
+TEST_CASE("clip: results are bit-identical with 1 and 2 threads (threads enter no key)", "[models][clip]") {
+  auto m = ClipModel::load(k_dir + "/clip.safetensors", tiny_config());
+  std::vector<std::vector<float>> many;
+  for (int r = 0; r < 4; ++r) {
+    const auto px = pixels();
+    many.insert(many.end(), px.begin(), px.end());
+  }
+  const auto t_ids = ids();
+  const auto t_eot = eots();
+  REQUIRE(ghx::models::set_torch_threads(1) == 1);
+  const auto one = m->encode_images(many);
+  const auto one_t = m->encode_texts(t_ids, t_eot);
+  REQUIRE(ghx::models::set_torch_threads(2) == 2);
+  const auto two = m->encode_images(many);
+  const auto two_t = m->encode_texts(t_ids, t_eot);
+  ghx::models::set_torch_threads(0);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    CHECK(bit_identical(one[i].projected, two[i].projected));
+    CHECK(bit_identical(one[i].pooled, two[i].pooled));
+  }
+  for (std::size_t i = 0; i < t_ids.size(); ++i) CHECK(bit_identical(one_t[i], two_t[i]));
+}

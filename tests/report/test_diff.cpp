@@ -460,3 +460,39 @@ TEST_CASE("diff: a prompt whose negative prompt changed is edited", "[diff]") {
   CHECK(report::diff_text(diff(a, b)).find("negative B: blurry, watermark") != std::string::npos);
   CHECK(diff(a, a)["declarations"]["count"] == 0);
 }
+
+TEST_CASE("diff: verdicts are Holm-corrected over every value compared", "[diff]") {
+  auto with_se = [](json c, double se) {
+    c["se"] = {{"score", se}, {"aesthetic", se}, {"z.aesthetic", se}};
+    return c;
+  };
+  json ra = results_doc(), rb = results_doc();
+  ra["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 5.0, 0.5, 0.196), 0.1);
+  ra["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.5, 4.0, -0.5, 0.196), 0.1);
+  rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 5.33, 0.5, 0.196), 0.1);
+  rb["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.5, 4.0, -0.5, 0.196), 0.1);
+  json full = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  const json* v = find_value(full, "alpha", "aesthetic");
+  REQUIRE(v);
+  // alone, 0.33 over a standard error of sqrt(2) * 0.1 is p = 0.0196 (the intervals overlap)
+  CHECK((*v)["p"].get<double>() == Approx(0.0196).epsilon(0.01));
+  // but six values are compared (score, aesthetic, z.aesthetic of two checkpoints)
+  CHECK((*v)["p_holm"].get<double>() == Approx(6 * 0.0196).epsilon(0.01));
+  CHECK((*v)["verdict"] == "within noise");
+  CHECK((*v)["beyond_noise"] == false);
+  const json* same = find_value(full, "beta", "aesthetic");
+  REQUIRE(same);
+  CHECK((*same)["p"] == 1.0);
+
+  rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 6.0, 0.5, 0.196), 0.1);
+  json far = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  v = find_value(far, "alpha", "aesthetic");
+  REQUIRE(v);
+  CHECK((*v)["verdict"] == "beyond noise");
+  CHECK(far["results"]["beyond_noise"] == 1);
+  // without se (results written before it) the interval's width gives it: 0.196 = 1.96 * 0.1
+  ra["checkpoints"][0].erase("se");
+  json old = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  CHECK((*find_value(old, "alpha", "aesthetic"))["p"].get<double>() ==
+        Approx((*find_value(far, "alpha", "aesthetic"))["p"].get<double>()).epsilon(0.01));
+}

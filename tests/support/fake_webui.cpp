@@ -264,6 +264,7 @@ struct CheckpointInfo {
   std::string hash10;      ///< AutoV2 short hash
   std::string model_name;  ///< name without extension ("/" -> "_"), A1111's model_name
   std::string title;       ///< "name [hash10]"
+  bool hashed = true;      ///< false: A1111 has not hashed the file yet (sd-models: hash, sha256 null)
 
   explicit CheckpointInfo(FakeCheckpoint c) : ck(std::move(c)) {
     hash10 = ck.sha256.substr(0, 10);
@@ -650,8 +651,8 @@ struct FakeA1111::Impl {
       for (const auto& c : ckpts)
         list.push_back({{"title", c.title},
                         {"model_name", c.model_name},
-                        {"hash", c.hash10},
-                        {"sha256", c.ck.sha256},
+                        {"hash", c.hashed ? json(c.hash10) : json(nullptr)},
+                        {"sha256", c.hashed ? json(c.ck.sha256) : json(nullptr)},
                         {"filename", "/fake/stable-diffusion-webui/models/Stable-diffusion/" + c.ck.name},
                         {"config", nullptr}});
       send_json(res, list);
@@ -682,6 +683,7 @@ struct FakeA1111::Impl {
         }
       }
       current = ckpt;
+      if (ckpt >= 0) ckpts[size_t(ckpt)].hashed = true;  // loading a model hashes its file
       for (const auto& [k, v] : body.items()) {
         if (k == "sd_model_checkpoint") continue;
         if (k == "return_grid" && v.is_boolean()) core.faults().set_return_grid(v.get<bool>());
@@ -858,6 +860,7 @@ struct FakeA1111::Impl {
     int64_t clip_skip = options.value("CLIP_stop_at_last_layers", int64_t(1));
     if (const json* c = find_field(overrides, "CLIP_stop_at_last_layers"); c && c->is_number())
       clip_skip = int64_t(c->get<double>());
+    if (model >= 0) ckpts[size_t(model)].hashed = true;
     if (!restore) {
       current = model;
       for (const auto& [k, v] : overrides.items())
@@ -1043,6 +1046,14 @@ bool FakeA1111::set_current_model(const std::string& alias) {
   int i = m_impl->find(alias);
   if (i < 0) return false;
   m_impl->current = i;
+  m_impl->ckpts[size_t(i)].hashed = true;
+  return true;
+}
+bool FakeA1111::set_unhashed(const std::string& alias) {
+  std::lock_guard<std::mutex> l(m_impl->mutex);
+  int i = m_impl->find(alias);
+  if (i < 0) return false;
+  m_impl->ckpts[size_t(i)].hashed = false;
   return true;
 }
 void FakeA1111::stop() { m_impl->core.stop(); }

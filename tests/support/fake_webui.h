@@ -203,6 +203,9 @@ class FakeA1111 {
   std::string current_model() const;
   /// Loads a checkpoint by any alias, as POST /sdapi/v1/options would; false if unknown.
   bool set_current_model(const std::string& alias);
+  /// As a checkpoint A1111 has listed but never loaded: /sdapi/v1/sd-models shows hash and
+  /// sha256 null until a request or POST /sdapi/v1/options loads it. false if unknown.
+  bool set_unhashed(const std::string& alias);
   void stop();
 
  private:

@@ -1,0 +1,78 @@
+#include "models/numerics.h"
+
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
+#include "models/torch_build.h"
+
+namespace ghx::models {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+/// The widest vector ISA ATen's and oneDNN's CPU dispatch would pick on this CPU.
+std::string cpu_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    return "avx512";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+  return "default";
+#elif defined(__aarch64__)
+  return "aarch64";
+#else
+  return "default";
+#endif
+}
+
+std::string device_class() {
+  const std::string want = env("GHX_DEVICE");
+  if (want.rfind("cuda", 0) == 0) return "cuda";
+  if (want == "cpu") return "cpu";
+  // auto (or unset): libtorch's at::hasCUDA() needs a CUDA build and a driver
+  if (GHX_TORCH_CUDA && access("/proc/driver/nvidia/version", R_OK) == 0) return "cuda";
+  return "cpu";
+}
+
+std::string or_auto(const std::string& v) { return v.empty() ? "auto" : v; }
+
+}  // namespace
+
+const std::string& planned_device_class() {
+  static const std::string d = device_class();
+  return d;
+}
+
+const std::string& numerics_key() {
+  static const std::string key = [] {
+    std::string k = std::string("libtorch=") + GHX_TORCH_VERSION + ";device=" + planned_device_class();
+    if (planned_device_class() == "cuda") return k + ";tf32=" + (env("GHX_TF32") == "1" ? "on" : "off");
+    std::string isa = cpu_isa();
+    const std::string aten = env("ATEN_CPU_CAPABILITY");
+    std::string dnnl_isa = env("ONEDNN_MAX_CPU_ISA");
+    if (dnnl_isa.empty()) dnnl_isa = env("DNNL_MAX_CPU_ISA");
+    k += ";isa=" + isa;
+    if (!aten.empty()) k += ";aten=" + aten;
+    if (!dnnl_isa.empty()) k += ";dnnl_isa=" + dnnl_isa;
+    k += std::string(";dnnl=") + (env("GHX_DNNL") == "0" ? "off" : "on");
+    k += ";openblas=" + or_auto(env("OPENBLAS_CORETYPE"));
+    return k;
+  }();
+  return key;
+}
+
+std::string numerics_mismatch(const std::string& key, const std::string& runtime) {
+  const bool planned_cuda = key.find(";device=cuda") != std::string::npos;
+  const bool runs_cuda = runtime.find("(cuda") != std::string::npos;
+  if (planned_cuda == runs_cuda) return "";
+  return std::string("this step was planned for ") + (planned_cuda ? "cuda" : "cpu") + " (" + key +
+         ") but the models run on " + runtime + "; set GHX_DEVICE to cpu or cuda";
+}
+
+}  // namespace ghx::models

@@ -1,0 +1,25 @@
+#pragma once
+// Every switch outside a model's weights and inputs that changes the bits it computes, as one
+// string for the keys of the steps that run a model (VGG19 and CLIP features, text features): the
+// libtorch version, the device class (GHX_DEVICE; auto = CUDA only with a CUDA libtorch and an
+// NVIDIA driver), TF32 on CUDA (GHX_TF32), oneDNN for CLIP's linear layers (GHX_DNNL), and the
+// CPU kernel selectors: the CPU's vector ISA as ATen and oneDNN dispatch on it (capped by
+// ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) and OPENBLAS_CORETYPE. Known
+// without loading libtorch (planning and no-op runs never load it). docs/cache-keys.md.
+#include <string>
+
+namespace ghx::models {
+
+/// "libtorch=1.13.0;device=cpu;isa=avx512;dnnl=on;openblas=auto", or with device=cuda
+/// ";tf32=off" in place of the CPU selectors. Read from the environment once per process.
+const std::string& numerics_key();
+
+/// "cpu" or "cuda": the device class numerics_key() names.
+const std::string& planned_device_class();
+
+/// Empty when the models of this process run on the device class `key` names; else why not
+/// (a step planned for cuda run where libtorch found no GPU, or the reverse). `runtime` is
+/// models::torch_description() (".. (cpu)" / ".. (cuda:0)").
+std::string numerics_mismatch(const std::string& key, const std::string& runtime);
+
+}  // namespace ghx::models

@@ -1,0 +1,40 @@
+# Every switch that changes a computed number changes the keys of the steps it affects, and only
+# those: oneDNN, OpenBLAS's kernels, the CPU ISA cap, the device. Images are reused throughout.
+source "$(dirname "$0")/lib.inc"
+
+out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
+expect_eq "$(json_field failed "$out")" 0 "first run failed"
+total=$(json_field total "$out")
+
+plan_json() { env "$@" "$GHX" plan experiments/demo.toml --json 2>/dev/null | tr -d ' \n'; }
+to_run() {  # ENV... -> steps the plan would run (steps.to_run: the last one, keys are sorted)
+  plan_json "$@" | grep -o '"to_run":[0-9]*' | tail -1 | cut -d: -f2
+}
+gen_to_run() { plan_json "$@" | grep -o '"generate":{"to_run":[0-9]*' | cut -d: -f3; }
+expect_eq "$(to_run GHX_DEVICE=cpu)" 0 "GHX_DEVICE=cpu is the CPU's auto"
+expect_eq "$(to_run GHX_TF32=1)" 0 "TF32 changes nothing on the CPU"
+expect_eq "$(to_run GHX_TORCH_CACHE_MB=64)" 0 "an allocator setting changes nothing"
+# (some machines set OPENBLAS_CORETYPE already: take another core than theirs)
+core=Haswell; [ "${OPENBLAS_CORETYPE:-}" = Haswell ] && core=Sandybridge
+for e in GHX_DNNL=0 OPENBLAS_CORETYPE=$core ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=AVX2 GHX_DEVICE=cuda; do
+  n=$(to_run "$e")
+  [ "$n" -gt 0 ] || fail "$e: no step to run"
+  [ "$n" -lt "$total" ] || fail "$e: every step to run"
+  expect_eq "$(gen_to_run "$e")" 0 "$e: images are reused"
+done
+
+# Generation is untouched: with oneDNN off every image comes from the cache.
+out=$(GHX_DNNL=0 "$GHX" run experiments/demo.toml --json 2>/dev/null)
+expect_eq "$(json_field failed "$out")" 0 "GHX_DNNL=0 run failed"
+printf '%s' "$(cat reports/demo-v1/results.json)" | grep -q 'dnnl=off' || fail "results.json names the numerics"
+grep -q '"git_commit"' reports/demo-v1/provenance.json || fail "provenance.json names the build"
+grep -q 'git_commit\|ghx 0\.' reports/demo-v1/results.json && fail "results.json names the build"
+
+# A step planned for CUDA on a CPU-only libtorch fails with a message; nothing is stored for it.
+set +e
+err=$(GHX_DEVICE=cuda "$GHX" run experiments/demo.toml --json 2>&1 >/dev/null); rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "GHX_DEVICE=cuda on a CPU-only libtorch succeeded"
+printf '%s' "$err" | grep -q 'CUDA\|cuda' || fail "no message about CUDA: $err"
+expect_eq "$(to_run GHX_DEVICE=cuda)" "$(to_run GHX_DEVICE=cuda)" "stable"
+echo "numerics_keys: ok"
