@@ -125,7 +125,11 @@ void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
       // loads it) and list again. An AutoV2 alone would give the same checkpoint another key.
       std::string sha = hit->sha256;
       std::string problem;
-      if (sha.empty() && !hit->filename.empty() && ::access(hit->filename.c_str(), R_OK) == 0) {
+      // The path is the server's: it names this machine's file only when the server runs here.
+      const std::string& url = alive[0];
+      const std::string host = url.find("://") == std::string::npos ? url : url.substr(url.find("://") + 3);
+      const bool local = host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 || host.rfind("[::1]", 0) == 0;
+      if (sha.empty() && local && !hit->filename.empty() && ::access(hit->filename.c_str(), R_OK) == 0) {
         try {
           plan::FileHasher hasher(nullptr);
           sha = hasher.sha256(hit->filename);
@@ -137,12 +141,13 @@ void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
         try {
           exec::a1111_load_model(alive[0], hit->title, b.connect_timeout_s, b.timeout_s);
           for (const auto& m : exec::a1111_models(alive[0], b.connect_timeout_s))
-            if (m.title == hit->title || m.filename == hit->filename) sha = m.sha256;
+            if (m.title == hit->title || (!hit->filename.empty() && m.filename == hit->filename)) sha = m.sha256;
         } catch (const std::exception& e) {
           problem = e.what();
         }
       }
-      if (sha.size() == 64)
+      for (char& ch : sha) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
         c.server_identity = "sha256:" + sha;
       else
         d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no SHA-256 for '" + hit->title +

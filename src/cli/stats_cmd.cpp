@@ -48,7 +48,9 @@ std::optional<ScoreTable> read_scores_csv(const std::string& path, dsl::Diagnost
   }
   const dsl::CsvRecord& header = records->front();
   std::map<std::string, size_t> col;
-  for (size_t i = 0; i < header.fields.size(); ++i) col.emplace(trimmed(header.fields[i].text), i);
+  for (size_t i = 0; i < header.fields.size(); ++i)
+    if (!col.emplace(trimmed(header.fields[i].text), i).second && !trimmed(header.fields[i].text).empty())
+      d.error(header.fields[i].pos, "column '" + trimmed(header.fields[i].text) + "' appears twice in the header");
   const char* required[] = {"checkpoint", "prompt", "seed", "metric", "value"};
   for (const char* name : required)
     if (!col.count(name))
@@ -87,9 +89,9 @@ std::optional<ScoreTable> read_scores_csv(const std::string& path, dsl::Diagnost
       char* end = nullptr;
       errno = 0;
       value = std::strtod(value_text.c_str(), &end);
-      if (end != value_text.c_str() + value_text.size() || !std::isfinite(value) || errno == ERANGE) {
+      if (end != value_text.c_str() + value_text.size() || !std::isfinite(value) || std::fabs(value) > 1e100) {
         d.error(rec.fields[static_cast<size_t>(i_value)].pos,
-                "value '" + value_text + "' is not a finite number (leave it empty for a failed image)");
+                "value '" + value_text + "' is not a number within +-1e100 (leave it empty for a failed image)");
         ok = false;
       }
     }

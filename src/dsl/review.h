@@ -177,6 +177,9 @@ struct Section {
 };
 
 struct Review {
+  /// The `numerics` of model step keys (models/numerics.h); empty = this machine's. `ghx verify`
+  /// sets the bundle's, so that a bundle re-derives the same keys on any machine.
+  std::string numerics;
   std::string file;  ///< the experiment file as given
   std::string name;
   std::string version;

@@ -35,8 +35,10 @@ std::string device_class() {
   const std::string want = env("GHX_DEVICE");
   if (want.rfind("cuda", 0) == 0) return "cuda";
   if (want == "cpu") return "cpu";
-  // auto (or unset): libtorch's at::hasCUDA() needs a CUDA build and a driver
-  if (GHX_TORCH_CUDA && access("/proc/driver/nvidia/version", R_OK) == 0) return "cuda";
+  // auto (or unset): libtorch's at::hasCUDA() needs a CUDA build, a driver and a visible device
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  const bool hidden = visible && (std::string(visible).empty() || std::string(visible).rfind("-1", 0) == 0);
+  if (GHX_TORCH_CUDA && !hidden && access("/proc/driver/nvidia/version", R_OK) == 0) return "cuda";
   return "cpu";
 }
 
@@ -52,7 +54,13 @@ const std::string& planned_device_class() {
 const std::string& numerics_key() {
   static const std::string key = [] {
     std::string k = std::string("libtorch=") + GHX_TORCH_VERSION + ";device=" + planned_device_class();
-    if (planned_device_class() == "cuda") return k + ";tf32=" + (env("GHX_TF32") == "1" ? "on" : "off");
+    // Library switches that change fp32 results when a user sets them: keyed as given.
+    std::string extra;
+    for (const char* name : {"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "NVIDIA_TF32_OVERRIDE", "CUBLAS_WORKSPACE_CONFIG",
+                             "ONEDNN_DEFAULT_FPMATH_MODE", "DNNL_DEFAULT_FPMATH_MODE", "MKL_CBWR",
+                             "MKL_ENABLE_INSTRUCTIONS"})
+      if (const char* v = std::getenv(name)) extra += std::string(";") + name + "=" + v;
+    if (planned_device_class() == "cuda") return k + ";tf32=" + (env("GHX_TF32") == "1" ? "on" : "off") + extra;
     std::string isa = cpu_isa();
     const std::string aten = env("ATEN_CPU_CAPABILITY");
     std::string dnnl_isa = env("ONEDNN_MAX_CPU_ISA");
@@ -62,7 +70,7 @@ const std::string& numerics_key() {
     if (!dnnl_isa.empty()) k += ";dnnl_isa=" + dnnl_isa;
     k += std::string(";dnnl=") + (env("GHX_DNNL") == "0" ? "off" : "on");
     k += ";openblas=" + or_auto(env("OPENBLAS_CORETYPE"));
-    return k;
+    return k + extra;
   }();
   return key;
 }
@@ -70,6 +78,12 @@ const std::string& numerics_key() {
 std::string numerics_mismatch(const std::string& key, const std::string& runtime) {
   const bool planned_cuda = key.find(";device=cuda") != std::string::npos;
   const bool runs_cuda = runtime.find("(cuda") != std::string::npos;
+  // the module that runs must be built against the libtorch the key names (GHX_TORCH_MODULE,
+  // LD_LIBRARY_PATH could load another)
+  const auto v0 = key.find("libtorch="), v1 = key.find(';');
+  const std::string version = v0 == 0 && v1 != std::string::npos ? key.substr(9, v1 - 9) : "";
+  if (!version.empty() && runtime.rfind("libtorch " + version + " ", 0) != 0)
+    return "this step was planned for libtorch " + version + " (" + key + ") but the models run on " + runtime;
   if (planned_cuda == runs_cuda) return "";
   return std::string("this step was planned for ") + (planned_cuda ? "cuda" : "cpu") + " (" + key +
          ") but the models run on " + runtime + "; set GHX_DEVICE to cpu or cuda";

@@ -4,8 +4,11 @@
 // libtorch version, the device class (GHX_DEVICE; auto = CUDA only with a CUDA libtorch and an
 // NVIDIA driver), TF32 on CUDA (GHX_TF32), oneDNN for CLIP's linear layers (GHX_DNNL), and the
 // CPU kernel selectors: the CPU's vector ISA as ATen and oneDNN dispatch on it (capped by
-// ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) and OPENBLAS_CORETYPE. Known
-// without loading libtorch (planning and no-op runs never load it). docs/cache-keys.md.
+// ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) and OPENBLAS_CORETYPE, plus, when
+// set, the library overrides of fp32 behaviour (TF32 overrides, cuBLAS workspace, oneDNN fpmath
+// mode, MKL's CBWR). One string for every model step: a switch that affects only CLIP re-keys
+// VGG19 too (safe, never stale). Known without loading libtorch (planning and no-op runs never
+// load it). docs/cache-keys.md.
 #include <string>
 
 namespace ghx::models {
@@ -17,8 +20,9 @@ const std::string& numerics_key();
 /// "cpu" or "cuda": the device class numerics_key() names.
 const std::string& planned_device_class();
 
-/// Empty when the models of this process run on the device class `key` names; else why not
-/// (a step planned for cuda run where libtorch found no GPU, or the reverse). `runtime` is
+/// Empty when the models of this process run with the libtorch version and on the device class
+/// `key` names; else why not (a step planned for cuda run where libtorch found no GPU, or the
+/// reverse, or a module built against another libtorch). `runtime` is
 /// models::torch_description() (".. (cpu)" / ".. (cuda:0)").
 std::string numerics_mismatch(const std::string& key, const std::string& runtime);
 

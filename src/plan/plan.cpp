@@ -114,7 +114,7 @@ class Planner {
     for (const auto& [k, n] : by_kind) rep.params.emplace_back("steps", join_fields({k, std::to_string(n)}));
     for (const auto& [name, sha] : m_model_sha) rep.params.emplace_back("model", join_fields({name, sha}));
     rep.params.emplace_back("torch", m_model_sha.empty() ? "0" : "1");
-    if (!m_model_sha.empty()) rep.params.emplace_back("numerics", models::numerics_key());
+    if (!m_model_sha.empty()) rep.params.emplace_back("numerics", numerics());
     for (const auto& g : m_gallery) rep.params.emplace_back("gallery", g);
     for (const auto& pr : m_plan.prompts)
       if (!pr.rules.empty())
@@ -127,6 +127,9 @@ class Planner {
   }
 
  private:
+  /// The numerics model steps are keyed with: the review's (a bundle being verified), else this machine's.
+  const std::string& numerics() const { return m_r.numerics.empty() ? models::numerics_key() : m_r.numerics; }
+
   std::string hash(const std::string& path, const dsl::SourcePos& pos) {
     try {
       std::string sha = m_hasher.sha256(path);
@@ -181,7 +184,7 @@ class Planner {
                 {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},
                 {"layout", m.layout.empty() ? "auto" : m.layout},
                 {"activation", m.activation.empty() ? e.config.activation : m.activation},
-                {"numerics", models::numerics_key()}};
+                {"numerics", numerics()}};
     e.context = {{"model.path", m.file}, {"arch.path", m.arch}, {"model.entry", name}};
     m_model_sha[name] = sha;
     m_clips[name] = std::move(e);
@@ -194,7 +197,7 @@ class Planner {
     s.params.emplace_back("model.sha256", m_vgg_sha);
     s.params.emplace_back("image.sha256", hash(file, pos));
     s.params.emplace_back("resize", std::to_string(w) + "x" + std::to_string(h));
-    s.params.emplace_back("numerics", models::numerics_key());
+    s.params.emplace_back("numerics", numerics());
     s.context.emplace_back("path", file);
     s.context.emplace_back("model.path", m_r.models.vgg19->file);
     return m_plan.add(std::move(s));
@@ -372,7 +375,7 @@ class Planner {
               feat.params.emplace_back("model", "vgg19");
               feat.params.emplace_back("model.sha256", m_vgg_sha);
               feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
-              feat.params.emplace_back("numerics", models::numerics_key());
+              feat.params.emplace_back("numerics", numerics());
               feat.context.emplace_back("model.path", m_r.models.vgg19->file);
               feat.inputs = {gi};
               met.inputs.push_back(m_plan.add(std::move(feat)));

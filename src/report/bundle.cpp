@@ -1205,6 +1205,13 @@ class Verifier {
               rc["identity"].get<std::string>().rfind("backend_name:", 0) != 0)
             c.server_identity = rc["identity"].get<std::string>();
       }
+    // Model steps were keyed with the numerics of the machine that ran them (models/numerics.h):
+    // re-derive with those, not this machine's.
+    for (const auto& pl : m_plan) {
+      for (const auto& [name, value] : pl.params)
+        if (name == "numerics") r->numerics = value;
+      if (!r->numerics.empty()) break;
+    }
     plan::FileHasher hasher(&memo);
     std::optional<plan::Plan> p;
     try {

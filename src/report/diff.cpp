@@ -386,11 +386,20 @@ void holm_verdicts(json& rows, double alpha) {
   std::vector<json*> tested;
   std::vector<double> p;
   for (auto& c : rows)
-    for (auto& v : c["metrics"])
+    for (auto& v : c["metrics"]) {
+      // an unchanged value is no claim either way: within noise, outside the family (it would
+      // only raise k and cost the changed values power)
+      if (v["p"].is_number() && !v["changed"].get<bool>()) {
+        v["verdict"] = stats::k_within_noise;
+        v["beyond_noise"] = false;
+        v["p_holm"] = v["p"];
+        continue;
+      }
       if (v["p"].is_number()) {
         tested.push_back(&v);
         p.push_back(v["p"].get<double>());
       }
+    }
   const std::vector<double> adj = stats::holm_adjust(p);
   for (size_t i = 0; i < tested.size(); ++i) {
     json& v = *tested[i];
@@ -420,6 +429,8 @@ json diff_results(const DiffSide& A, const DiffSide& B) {
   for (const auto& c : array_of(B.results, "checkpoints")) b.push_back(c);
   auto by_rank = [](const json& x, const json& y) {
     double rx = number(field(x, "rank")), ry = number(field(y, "rank"));
+    if (std::isnan(rx)) rx = HUGE_VAL;  // a NaN would break the strict weak order std::sort needs
+    if (std::isnan(ry)) ry = HUGE_VAL;
     if (rx != ry) return rx < ry;
     return text(x, "name") < text(y, "name");
   };

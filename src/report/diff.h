@@ -3,8 +3,8 @@
 // documents (review.json, report/review_doc.h) and their optional results documents
 // (results.json): the declarations (experiment, checkpoints, models, metrics, statistics,
 // sections, prompts, files by content), how many of B's steps A already computed, and per
-// checkpoint and headline metric the change with both sides' intervals and whether it is beyond
-// seed noise. The diff is one JSON object; the terminal and Markdown renderings are made from it,
+// checkpoint and headline metric the change with both sides' intervals and a verdict (beyond /
+// within noise, cannot tell) with Holm's family-wise control over every value compared. The diff is one JSON object; the terminal and Markdown renderings are made from it,
 // so the three outputs never disagree. Choices and the JSON layout: docs/diff.md.
 // Same inputs => same bytes: every list sorted or in a fixed order, numbers in fixed formats.
 // Fails: never on well-formed documents; a key of the wrong type is read as absent.

@@ -334,7 +334,11 @@ data build_view(const json& results, bool md) {
     charts.push_back(score);
     for (const auto& m : means) {
       data c;
-      c.set("title", m + (stats::lower_is_better(m) ? " (lower is better)" : " (higher is better)"));
+      // the results' own directions (ghx stats --lower-better), else ghx's rule
+      bool lower = stats::lower_is_better(m);
+      const json& dirs = results.contains("metric_directions") ? results.at("metric_directions") : json();
+      if (dirs.is_object() && dirs.contains(m) && dirs.at(m).is_string()) lower = dirs.at(m).get<std::string>() == "lower";
+      c.set("title", m + (lower ? " (lower is better)" : " (higher is better)"));
       c.set("svg", bar_chart(results, m, false));
       charts.push_back(c);
     }

@@ -26,6 +26,13 @@ constexpr size_t k_replicate_budget = size_t(1) << 25;
 /// difference: three identical means must give z = 0, not +-1 from sigma ~ 1e-17.
 constexpr double k_sigma_tolerance = 1e-9;
 
+/// The largest |value| accepted: sums and squares over millions of values stay finite.
+constexpr double k_max_value = 1e100;
+
+/// Past this many stored replicate values (8 bytes each) even the headline statistics would not
+/// fit in memory sensibly: an error naming a smaller bootstrap, not an allocation failure.
+constexpr size_t k_replicate_limit = size_t(1) << 28;
+
 /// splitmix64 (Steele, Lea & Flood 2014): fully specified by its constants, unlike the std
 /// distributions, whose output differs between standard libraries. The whole bootstrap is one
 /// stream from the seed.
@@ -178,6 +185,19 @@ struct Table {
     }
     rows.clear();
     rows.shrink_to_fit();
+    // One group per prompt, the design's (its first row over all tables), so that the pass-2
+    // strata and the group keys agree.
+    groups.clear();
+    for (size_t pl = 0; pl < np; ++pl) {
+      const std::string& group = d.prompts[prompts[pl]].group;
+      int g = -1;
+      if (!group.empty()) {
+        auto gi = std::find(groups.begin(), groups.end(), group);
+        g = static_cast<int>(gi - groups.begin());
+        if (gi == groups.end()) groups.push_back(group);
+      }
+      prompt_group[pl] = g;
+    }
   }
   bool has(size_t c, size_t pl) const { return !cells[c * prompts.size() + pl].empty(); }
   /// Estimates per checkpoint: mean, z, then mean and z of each group.
@@ -381,6 +401,8 @@ bool lower_is_better(const std::string& metric) {
 
 std::vector<double> holm_adjust(const std::vector<double>& p) {
   const size_t k = p.size();
+  for (double x : p)
+    if (std::isnan(x)) throw Error("statistics: a NaN p-value");
   std::vector<size_t> order(k);
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
@@ -510,13 +532,17 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
           !row[3].is_string())
         throw Error("aggregate row is malformed");
       const std::string ck = row[0].get<std::string>();
-      const std::string prompt = section + "/" + row[1].get<std::string>();
+      // (section, id) as one key; U+001F cannot occur in a TOML id and splits them unambiguously
+      const std::string prompt = section + "\x1f" + row[1].get<std::string>();
       const std::string group = row[2].get<std::string>();
       auto ci = ck_index.find(ck);
       if (ci == ck_index.end()) throw Error("aggregate names unknown checkpoint '" + ck + "'");
       if (!group.empty() && std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
       seen_prompts.insert(prompt);
+      if (!row[4].is_number() && !row[4].is_null()) throw Error("aggregate value is neither a number nor null");
       const double value = row[4].is_number() ? row[4].get<double>() : k_nan;
+      // sums of a few million such values stay finite
+      if (std::fabs(value) > k_max_value) throw Error("aggregate value " + row[4].dump() + " is out of range");
       uint32_t seed = 0;
       const uint32_t p = design.add(section, prompt, group, row[3].get<std::string>(), &seed);
       const uint32_t c = static_cast<uint32_t>(ci->second);
@@ -546,7 +572,7 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
     }
     sections.push_back({{"id", section},
                         {"metric", metric},
-                        {"variant", agg.contains("variant") ? agg["variant"] : json("")},
+                        {"variant", agg.contains("variant") && agg["variant"].is_string() ? agg["variant"] : json("")},
                         {"images", agg["rows"].size()},
                         {"prompts", seen_prompts.size()},
                         {"groups", groups},
@@ -623,6 +649,12 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
   bool any_group = !design.by_group.empty();
   for (const auto& t : tables) stored += nc * t.stride();
   const bool all_kept = B == 0 || stored <= k_replicate_budget / B;
+  size_t headline = nc;
+  for (const auto& t : tables) headline += nc * 2;
+  if (B > 0 && headline > k_replicate_limit / B)
+    throw Error("statistics: bootstrap = " + std::to_string(B) + " with " + std::to_string(nc) + " checkpoints and " +
+                std::to_string(nt) + " metrics needs over " + std::to_string((headline * B * 8) >> 30) +
+                " GiB: use bootstrap = " + std::to_string(std::max<size_t>(1, k_replicate_limit / headline)) + " or fewer");
   const bool pass2 = B > 0 && all_kept && any_group;
   // [table][(c * stride + k) * B + b]; k < 2 from pass 1, k >= 2 from pass 2 (NaN when not run)
   std::vector<std::vector<double>> reps(nt);
@@ -705,6 +737,7 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
   // both checkpoints have; otherwise a two-sided bootstrap p-value, Holm over the gaps.
   auto can_tell = [&](size_t u, size_t l) {
     if (B == 0) return false;
+    bool replicated = false;  // some section holds two prompts both have: else nothing to judge by
     for (size_t ti : scored) {
       const Table& t = tables[ti];
       for (const auto& stratum : design.by_section) {
@@ -717,9 +750,10 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
           both += hu && hl;
         }
         if (either > 0 && both < 2) return false;
+        replicated |= both >= 2;
       }
     }
-    return true;
+    return replicated;
   };
   json gaps = json::array();
   std::vector<double> diff(B), pvals;

@@ -38,3 +38,9 @@ set -e
 printf '%s' "$err" | grep -q 'CUDA\|cuda' || fail "no message about CUDA: $err"
 expect_eq "$(to_run GHX_DEVICE=cuda)" "$(to_run GHX_DEVICE=cuda)" "stable"
 echo "numerics_keys: ok"
+
+# A bundle re-derives its keys with the numerics it was computed with: it verifies under other
+# switches, as on another machine.
+"$GHX" bundle experiments/demo.toml -o demo.tar.gz >/dev/null 2>&1 || fail "bundle"
+GHX_DNNL=0 OPENBLAS_CORETYPE=$core "$GHX" verify demo.tar.gz >/dev/null 2>verify.err || fail "verify under other switches: $(cat verify.err)"
+echo "numerics_keys: bundle ok"

@@ -29,6 +29,7 @@ grep -q '^  1\. good' human.txt || fail "human ranking: $(cat human.txt)"
 grep -q 'beyond noise' human.txt || fail "human verdicts: $(cat human.txt)"
 for f in report.md report.html results.json results.csv; do [ -s "rep/$f" ] || fail "rep/$f missing"; done
 grep -q 'Are adjacent ranks apart beyond noise' rep/report.md || fail "report.md has the verdicts"
+grep -q 'my_loss (lower is better)' rep/report.html || fail "the chart follows --lower-better"
 
 # Bad input: exit 2, positioned messages, nothing written
 printf 'checkpoint,prompt,seed,metric,value\nA,p,1,m,1\nA,p,1,m,2\n' > dup.csv

@@ -469,20 +469,30 @@ TEST_CASE("diff: verdicts are Holm-corrected over every value compared", "[diff]
   json ra = results_doc(), rb = results_doc();
   ra["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 5.0, 0.5, 0.196), 0.1);
   ra["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.5, 4.0, -0.5, 0.196), 0.1);
-  rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 5.33, 0.5, 0.196), 0.1);
-  rb["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.5, 4.0, -0.5, 0.196), 0.1);
+  // every value moves a little, alpha's aesthetic by 0.33
+  rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.51, 5.33, 0.51, 0.196), 0.1);
+  rb["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.51, 4.01, -0.51, 0.196), 0.1);
   json full = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
   const json* v = find_value(full, "alpha", "aesthetic");
   REQUIRE(v);
   // alone, 0.33 over a standard error of sqrt(2) * 0.1 is p = 0.0196 (the intervals overlap)
   CHECK((*v)["p"].get<double>() == Approx(0.0196).epsilon(0.01));
-  // but six values are compared (score, aesthetic, z.aesthetic of two checkpoints)
+  // but six changed values are compared (score, aesthetic, z.aesthetic of two checkpoints)
   CHECK((*v)["p_holm"].get<double>() == Approx(6 * 0.0196).epsilon(0.01));
   CHECK((*v)["verdict"] == "within noise");
   CHECK((*v)["beyond_noise"] == false);
-  const json* same = find_value(full, "beta", "aesthetic");
+
+  // an unchanged value is within noise and outside the family: with the others unchanged, the
+  // same 0.33 stands alone
+  rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 5.33, 0.5, 0.196), 0.1);
+  rb["checkpoints"][1] = with_se(checkpoint_result("beta", 2, -0.5, 4.0, -0.5, 0.196), 0.1);
+  json alone = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));
+  const json* same = find_value(alone, "beta", "aesthetic");
   REQUIRE(same);
   CHECK((*same)["p"] == 1.0);
+  CHECK((*same)["verdict"] == "within noise");
+  CHECK((*find_value(alone, "alpha", "aesthetic"))["p_holm"].get<double>() == Approx(0.0196).epsilon(0.01));
+  CHECK((*find_value(alone, "alpha", "aesthetic"))["verdict"] == "beyond noise");
 
   rb["checkpoints"][0] = with_se(checkpoint_result("alpha", 1, 0.5, 6.0, 0.5, 0.196), 0.1);
   json far = report::diff_reviews(side(review_doc(), ra), side(review_doc(), rb));

@@ -470,3 +470,32 @@ TEST_CASE("a metric in two sections: each section keeps its own mean and seed sp
   // The merged metric covers both sections.
   CHECK(ck(r, "A")["metrics"]["aesthetic"].get<double>() == Approx(34.0 / 4));
 }
+
+TEST_CASE("hostile aggregates: no data, colliding keys, non-numbers, huge values", "[statistics]") {
+  // two checkpoints without a single value: nothing to judge by
+  std::vector<stats::AggregateRow> none = {{"A", "p1", "", "1", std::nan("")}, {"B", "p1", "", "1", std::nan("")},
+                                           {"A", "p2", "", "1", std::nan("")}, {"B", "p2", "", "1", std::nan("")}};
+  json r = stats::compute_results(info_of({"A", "B"}), {stats::aggregate_json("q", "aesthetic", "v", none)});
+  CHECK(r["rank_gaps"][0]["verdict"] == "cannot tell");
+  // section "a" prompt "b/c" and section "a/b" prompt "c" are two prompts in two sections
+  std::vector<stats::AggregateRow> one = {{"A", "b/c", "", "1", 1.0}, {"B", "b/c", "", "1", 2.0}};
+  std::vector<stats::AggregateRow> two = {{"A", "c", "", "1", 5.0}, {"B", "c", "", "1", 3.0}};
+  json k = stats::compute_results(info_of({"A", "B"}), {stats::aggregate_json("a", "aesthetic", "v", one),
+                                                        stats::aggregate_json("a/b", "aesthetic", "v", two)});
+  CHECK(ck(k, "A")["metrics"]["aesthetic"].get<double>() == 3.0);
+  CHECK(ck(k, "A")["metrics"]["z.aesthetic"].get<double>() == 0.0);  // -1 on one prompt, +1 on the other
+  CHECK(k["variance"]["aesthetic"]["n"] == 4);
+  json bad = stats::aggregate_json("q", "aesthetic", "v", {{"A", "p", "", "1", 1.0}});
+  bad["rows"][0][4] = "1.0";
+  CHECK_THROWS_AS(stats::compute_results(info_of({"A"}), {bad}), Error);
+  bad["rows"][0][4] = 1e300;
+  CHECK_THROWS_AS(stats::compute_results(info_of({"A"}), {bad}), Error);
+  bad["rows"][0][4] = nullptr;
+  CHECK_NOTHROW(stats::compute_results(info_of({"A"}), {bad}));
+  // replicates that would not fit in memory are an error naming a bootstrap that would
+  std::vector<std::string> many;
+  many.push_back("A");
+  for (int i = 1; i < 300; ++i) many.push_back("c" + std::to_string(i));
+  CHECK_THROWS_WITH(stats::compute_results(info_of(many, 1000000), {bad}), Catch::Contains("use bootstrap ="));
+  CHECK_THROWS_AS(stats::holm_adjust({0.1, std::nan("")}), Error);
+}
