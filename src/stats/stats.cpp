@@ -649,8 +649,7 @@ json compute_results(const ReviewInfo& info, const std::vector<json>& aggregates
   bool any_group = !design.by_group.empty();
   for (const auto& t : tables) stored += nc * t.stride();
   const bool all_kept = B == 0 || stored <= k_replicate_budget / B;
-  size_t headline = nc;
-  for (const auto& t : tables) headline += nc * 2;
+  const size_t headline = nc + nc * 2 * nt;  // score, m and z.m of every table
   if (B > 0 && headline > k_replicate_limit / B)
     throw Error("statistics: bootstrap = " + std::to_string(B) + " with " + std::to_string(nc) + " checkpoints and " +
                 std::to_string(nt) + " metrics needs over " + std::to_string((headline * B * 8) >> 30) +
