@@ -134,46 +134,27 @@ TEST_CASE("calibration: the long run (bench/calibration.sh)", "[.bench][calibrat
     const char* what;
     Setting s;
   };
-  std::vector<Row> rows;
-  Setting base;
-  base.bootstrap = 1000;
-  rows.push_back({"4 ckpt, 12 prompts, 4 seeds, interaction 0.5, seed noise 1", base});
-  Setting strong = base;
-  strong.interaction = 1.0, strong.seed_noise = 0.3, strong.seeds = 8;
-  rows.push_back({"4 ckpt, 12 prompts, 8 seeds, interaction 1, seed noise 0.3", strong});
-  Setting one = base;
-  one.seeds = 1;
-  rows.push_back({"4 ckpt, 12 prompts, 1 seed, interaction 0.5, seed noise 1", one});
-  Setting none = base;
-  none.interaction = 0;
-  rows.push_back({"4 ckpt, 12 prompts, 4 seeds, no interaction, seed noise 1", none});
-  Setting many = base;
-  many.checkpoints = 8, many.prompts = 30;
-  rows.push_back({"8 ckpt, 30 prompts, 4 seeds, interaction 0.5, seed noise 1", many});
-  Setting few = base;
-  few.prompts = 4;
-  rows.push_back({"4 ckpt, 4 prompts, 4 seeds, interaction 0.5, seed noise 1", few});
-  Setting pair = base;
-  pair.checkpoints = 2;
-  rows.push_back({"2 ckpt, 12 prompts, 4 seeds, interaction 0.5, seed noise 1 (one test, no selection)", pair});
-  Setting pair1 = pair;
-  pair1.seeds = 1;
-  rows.push_back({"2 ckpt, 12 prompts, 1 seed, interaction 0.5, seed noise 1 (one test, no selection)", pair1});
-  Setting power = base;
-  power.effect = 1.0;
-  rows.push_back({"as row 1, c0 better by 1.0", power});
-  Setting power2 = base;
-  power2.effect = 2.0;
-  rows.push_back({"as row 1, c0 better by 2.0", power2});
-  Setting lab = base;
-  lab.checkpoints = 8, lab.prompts = 30, lab.seeds = 32;
-  rows.push_back({"8 ckpt, 30 prompts, 32 seeds, interaction 0.5, seed noise 1 (review_v1's shape)", lab});
-  Setting lab_power = lab;
-  lab_power.effect = 0.5;
-  rows.push_back({"as the row above, c0 better by 0.5", lab_power});
+  // {checkpoints, prompts, seeds, interaction, seed noise, effect, bootstrap}
+  const std::vector<Row> rows = {
+      {"4 ckpt, 12 prompts, 4 seeds, interaction 0.5, seed noise 1", {4, 12, 4, 0.5, 1.0, 0.0, 1000}},
+      {"4 ckpt, 12 prompts, 8 seeds, interaction 1, seed noise 0.3", {4, 12, 8, 1.0, 0.3, 0.0, 1000}},
+      {"4 ckpt, 12 prompts, 1 seed, interaction 0.5, seed noise 1", {4, 12, 1, 0.5, 1.0, 0.0, 1000}},
+      {"4 ckpt, 12 prompts, 4 seeds, no interaction, seed noise 1", {4, 12, 4, 0.0, 1.0, 0.0, 1000}},
+      {"8 ckpt, 30 prompts, 4 seeds, interaction 0.5, seed noise 1", {8, 30, 4, 0.5, 1.0, 0.0, 1000}},
+      {"4 ckpt, 4 prompts, 4 seeds, interaction 0.5, seed noise 1", {4, 4, 4, 0.5, 1.0, 0.0, 1000}},
+      {"2 ckpt, 12 prompts, 4 seeds, interaction 0.5, seed noise 1 (one test, no selection)",
+       {2, 12, 4, 0.5, 1.0, 0.0, 1000}},
+      {"2 ckpt, 12 prompts, 1 seed, interaction 0.5, seed noise 1 (one test, no selection)",
+       {2, 12, 1, 0.5, 1.0, 0.0, 1000}},
+      {"as row 1, c0 better by 1.0", {4, 12, 4, 0.5, 1.0, 1.0, 1000}},
+      {"as row 1, c0 better by 2.0", {4, 12, 4, 0.5, 1.0, 2.0, 1000}},
+      {"8 ckpt, 30 prompts, 32 seeds, interaction 0.5, seed noise 1 (review_v1's shape)",
+       {8, 30, 32, 0.5, 1.0, 0.0, 1000}},
+      {"as the row above, c0 better by 0.5", {8, 30, 32, 0.5, 1.0, 0.5, 1000}},
+  };
   const int n = 1000;
   std::printf("| simulated reviews (%d each, B = %lld, ci = 0.95) | false claims (FWER) | found |\n", n,
-              static_cast<long long>(base.bootstrap));
+              static_cast<long long>(rows[0].s.bootstrap));
   std::printf("|---|---:|---:|\n");
   uint64_t seed = 100;
   for (const auto& row : rows) {
