@@ -72,15 +72,28 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
       SQLite::Statement q(*db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
       q.executeStep();
       bool has_meta = q.getColumn(0).getInt() > 0;
+      q.reset();  // an open statement would hold a read transaction through the upgrade below
       if (has_meta) {
         SQLite::Statement v(*db, "SELECT value FROM meta WHERE name='format_version'");
         if (!v.executeStep()) throw Error(db_path + ": not a ghx cache (no format version)");
         std::string ver = v.getColumn(0).getString();
-        if (ver == "1") {  // format 2 = format 1 + steps.meta
-          SQLite::Transaction up(*db);
-          db->exec("ALTER TABLE steps ADD COLUMN meta TEXT");
-          db->exec("UPDATE meta SET value = '2' WHERE name = 'format_version'");
-          up.commit();
+        v.reset();
+        if (ver == "1") {
+          // format 2 = format 1 + steps.meta. Upgrade once: under an exclusive lock, reading the
+          // version again, since another process may have upgraded it since it was read above.
+          db->exec("BEGIN EXCLUSIVE");
+          try {
+            SQLite::Statement again(*db, "SELECT value FROM meta WHERE name='format_version'");
+            if (again.executeStep() && again.getColumn(0).getString() == "1") {
+              again.reset();
+              db->exec("ALTER TABLE steps ADD COLUMN meta TEXT");
+              db->exec("UPDATE meta SET value = '2' WHERE name = 'format_version'");
+            }
+            db->exec("COMMIT");
+          } catch (...) {
+            db->exec("ROLLBACK");
+            throw;
+          }
           ver = "2";
         }
         if (ver != std::to_string(k_format_version))
@@ -92,14 +105,29 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
         if (q2.getColumn(0).getInt() > 0) throw Error(db_path + ": not a ghx cache");
       }
     }
-    SQLite::Transaction t(*db);
+    // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred transaction
+    // that read and then wrote would fail at once ("database is locked") when another process
+    // committed in between.
+    db->exec("BEGIN IMMEDIATE");
+    struct Rollback {
+      SQLite::Database& db;
+      bool done = false;
+      ~Rollback() {
+        if (!done) try {
+            db.exec("ROLLBACK");
+          } catch (...) {
+          }
+      }
+    } rollback{*db};
     db->exec(k_schema);
     {
       // A memo written before ctime and device were checked: add them as 0, so that every file
       // is hashed once more (a memo row matches only a real stat).
       SQLite::Statement cols(*db, "SELECT count(*) FROM pragma_table_info('file_hashes') WHERE name = 'ctime_ns'");
       cols.executeStep();
-      if (cols.getColumn(0).getInt() == 0) {
+      const bool old_memo = cols.getColumn(0).getInt() == 0;
+      cols.reset();
+      if (old_memo) {
         db->exec("ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0");
         db->exec("ALTER TABLE file_hashes ADD COLUMN dev INTEGER NOT NULL DEFAULT 0");
       }
@@ -112,7 +140,9 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
     ins.bind(1, "created_by");
     ins.bind(2, std::string("ghx ") + GHX_VERSION);
     ins.exec();
-    t.commit();
+    ins.reset();
+    db->exec("COMMIT");
+    rollback.done = true;
     return std::unique_ptr<Cache>(new Cache(dir, std::move(db)));
   } catch (const SQLite::Exception& e) {
     throw Error(db_path + ": " + e.what());
@@ -195,9 +225,14 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
 void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
                         const Provenance& prov) {
   std::lock_guard<std::mutex> lock(m_mu);
+  // A failure never replaces a success (another process may have stored one meanwhile): the
+  // upsert updates only a failure row.
   SQLite::Statement q(*m_db,
-                      "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
-                      "device, created_at) VALUES (?, ?, 1, NULL, 0, ?, ?, ?, ?, ?)");
+                      "INSERT INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
+                      "device, created_at) VALUES (?, ?, 1, NULL, 0, ?, ?, ?, ?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, error = excluded.error, "
+                      "tool_version = excluded.tool_version, duration_s = excluded.duration_s, "
+                      "device = excluded.device, created_at = excluded.created_at WHERE steps.status != 0");
   q.bind(1, key.hex());
   q.bind(2, kind);
   q.bind(3, error);

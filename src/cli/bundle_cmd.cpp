@@ -70,6 +70,8 @@ CLI::App* add_bundle(CLI::App& app, BundleArgs& a) {
   c->add_option("-o,--output", a.out, "Bundle file: .tar, .tar.gz / .tgz or .tar.zst")->required();
   c->add_option("--cache", a.cache, "Cache folder (default ./cache)");
   c->add_flag("--with-images", a.with_images, "Include every generated image (PNG)");
+  c->add_flag("--allow-missing", a.allow_missing,
+              "With --with-images: bundle without the images the cache lacks instead of refusing");
   c->add_option("--compress", a.compress, "none, gzip or zstd (default: from the file name)")
       ->check(CLI::IsMember({"none", "gzip", "zstd"}));
   c->add_flag("--force", a.force, "Replace the output file if it exists");
@@ -137,6 +139,7 @@ int cmd_bundle(const BundleArgs& a) {
 
   report::BundleOptions opts;
   opts.with_images = a.with_images;
+  opts.allow_missing = a.allow_missing;
   opts.compression = *comp;
   opts.templates = report::templates_dir();
   opts.libtorch = libtorch_version();
@@ -158,7 +161,7 @@ int cmd_bundle(const BundleArgs& a) {
   }
   if (s.images_missing)
     std::cerr << "ghx: warning: " << count(s.images_missing, "image is", "images are")
-              << " not in the cache (failed steps); bundled without them\n";
+              << " not in the cache (failed or damaged steps); bundled without them (--allow-missing)\n";
   return 0;
 }
 

@@ -23,6 +23,7 @@ struct BundleArgs {
   std::string cache = "cache";
   std::string compress;  ///< none|gzip|zstd; "" = from the output's extension
   bool with_images = false;
+  bool allow_missing = false;
   bool force = false;
   bool json = false;
 };

@@ -328,6 +328,7 @@ BundleSummary write_bundle(const dsl::Review& r, const plan::Plan& p, cache::Cac
       versions.insert(rec->provenance.tool_version);
     }
 
+  std::vector<std::string> missing_why;  // the first few images the cache lacks, and why
   if (opts.with_images) {
     // Hashed now, read again when written: a review's images need not fit in memory at once.
     for (const auto& s : p.steps) {
@@ -335,6 +336,15 @@ BundleSummary write_bundle(const dsl::Review& r, const plan::Plan& p, cache::Cac
       auto bytes = cache.get(s.key);
       if (!bytes) {
         ++sum.images_missing;
+        if (missing_why.size() < 5) {
+          auto rec = cache.record(s.key);
+          const std::string* prompt = s.find_context("prompt_id");
+          missing_why.push_back(s.key.hex().substr(0, 12) + " (" + (prompt ? *prompt : s.label()) + "): " +
+                                (!rec                ? "never computed, or its blob was damaged (then dropped: a run "
+                                                         "recomputes it)"
+                                 : rec->status == 1 ? "failed: " + rec->error
+                                                    : "its blob is unreadable"));
+        }
         continue;
       }
       auto ctx = [&](const char* name) {
@@ -353,6 +363,16 @@ BundleSummary write_bundle(const dsl::Review& r, const plan::Plan& p, cache::Cac
       src.sha256 = util::sha256_hex(*bytes);
       files[path] = std::move(src);
       ++sum.images;
+    }
+    if (sum.images_missing && !opts.allow_missing) {
+      std::string why;
+      for (const auto& w : missing_why) why += "\n  " + w;
+      if (sum.images_missing > missing_why.size())
+        why += "\n  ... and " + std::to_string(sum.images_missing - missing_why.size()) + " more";
+      throw Error(std::to_string(sum.images_missing) + (sum.images_missing == 1 ? " image is" : " images are") +
+                  " not in the cache, so the bundle would lack " + (sum.images_missing == 1 ? "it" : "them") +
+                  "; nothing written:" + why +
+                  "\n(run the review again to compute them, or bundle with --allow-missing)");
     }
   }
 

@@ -53,6 +53,9 @@ std::optional<Compression> parse_compression(const std::string& word);
 
 struct BundleOptions {
   bool with_images = false;
+  /// with_images: bundle without the images the cache lacks (failed or damaged) instead of
+  /// refusing; the summary counts them.
+  bool allow_missing = false;
   Compression compression = Compression::none;
   std::string templates;  ///< report templates folder (render.h templates_dir())
   std::string libtorch;   ///< "libtorch 1.13.1 (cpu)", or "not loaded"

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <atomic>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -237,4 +238,76 @@ TEST_CASE("file-hash memo: a file rewritten with its old mtime is hashed again",
   REQUIRE((after.st_ctim.tv_sec != before.st_ctim.tv_sec || after.st_ctim.tv_nsec != before.st_ctim.tv_nsec));
   CHECK(h2.sha256(f) != first);
   CHECK(h2.files_read() == 1);
+}
+
+TEST_CASE("a failure never overwrites a success (another run may have stored one)", "[cache]") {
+  test::TempDir t;
+  auto a = cache::Cache::open(t / "c");
+  auto b = cache::Cache::open(t / "c");  // a second process's connection
+  a->put(key(7), "generate", "the image", prov());
+  b->put_failure(key(7), "generate", "timed out", prov());
+  auto rec = a->record(key(7));
+  REQUIRE(rec);
+  CHECK(rec->status == 0);
+  CHECK(a->get(key(7)) == std::string("the image"));
+  // a failure still replaces an older failure, and a success replaces a failure
+  b->put_failure(key(8), "generate", "first", prov());
+  b->put_failure(key(8), "generate", "second", prov());
+  CHECK(a->record(key(8))->error == "second");
+  a->put(key(8), "generate", "fine", prov());
+  CHECK(b->record(key(8))->status == 0);
+}
+
+TEST_CASE("a format 1 index opened by several processes at once is upgraded once", "[cache]") {
+  for (int round = 0; round < 5; ++round) {
+    test::TempDir t;
+    {
+      auto c = cache::Cache::open(t / "c");
+      c->put(key(1), "metric", "old result", prov());
+    }
+    {
+      SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READWRITE);
+      db.exec("ALTER TABLE steps DROP COLUMN meta");
+      db.exec("UPDATE meta SET value = '1' WHERE name = 'format_version'");
+    }
+    std::vector<std::thread> openers;
+    std::atomic<int> ok{0};
+    std::vector<std::string> errors(6);
+    for (int i = 0; i < 6; ++i)
+      openers.emplace_back([&, i] {
+        try {
+          auto c = cache::Cache::open(t / "c");
+          if (c->get(key(1)) == std::optional<std::string>("old result")) ++ok;
+        } catch (const std::exception& e) {
+          errors[size_t(i)] = e.what();
+        }
+      });
+    for (auto& th : openers) th.join();
+    for (const auto& e : errors) CHECK(e == "");
+    CHECK(ok == 6);
+    SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("SELECT value FROM meta WHERE name = 'format_version'").getString() == "2");
+    CHECK(db.execAndGet("SELECT count(*) FROM pragma_table_info('steps') WHERE name = 'meta'").getInt() == 1);
+  }
+}
+
+TEST_CASE("a file-hash memo without ctime and device is extended, its rows hashed again", "[cache]") {
+  test::TempDir t;
+  {
+    auto c = cache::Cache::open(t / "c");
+    plan::FileStat st;
+    st.size = 1;
+    c->store("/x", st, std::string(64, 'b'));
+  }
+  {  // the memo as it was before ctime and device
+    SQLite::Database db(t / "c/ghx.db", SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE file_hashes DROP COLUMN ctime_ns");
+    db.exec("ALTER TABLE file_hashes DROP COLUMN dev");
+  }
+  auto c = cache::Cache::open(t / "c");
+  plan::FileStat st;
+  st.size = 1;
+  CHECK(c->lookup("/x", st) == std::string(64, 'b'));  // ctime 0 and device 0 as stored: a real file never matches
+  st.ctime_ns = 5;
+  CHECK_FALSE(c->lookup("/x", st));
 }

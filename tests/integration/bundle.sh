@@ -53,4 +53,20 @@ printf '%s' "$out" | grep -q 'report/report.md: checksum mismatch' || fail "veri
 out=$("$GHX" bundle experiments/demo.toml -o json.tar --json)
 expect_eq "$(json_field sha256 "$out")" "\"$(sha256sum json.tar | cut -d' ' -f1)\"" "bundle --json sha256"
 expect_eq "$(json_field bytes "$out")" "$(stat -c %s json.tar)" "bundle --json bytes"
+
+# A damaged image blob: --with-images refuses (names the image and why, writes nothing) unless
+# --allow-missing, which bundles without it and says so.
+blob=$(sqlite3 cache/ghx.db "SELECT blob FROM steps WHERE kind = 'generate' AND status = 0 LIMIT 1")
+[ -n "$blob" ] || fail "no generate blob found"
+printf 'x' > "cache/objects/${blob:0:2}/${blob:2}"
+set +e
+"$GHX" bundle experiments/demo.toml --with-images -o damaged.tar >/dev/null 2>err.txt; rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "bundle --with-images with a damaged image exited 0"
+grep -q '1 image is not in the cache' err.txt || fail "refusal message: $(cat err.txt)"
+grep -q 'allow-missing' err.txt || fail "the refusal names --allow-missing: $(cat err.txt)"
+[ ! -e damaged.tar ] || fail "a refused bundle was written"
+"$GHX" bundle experiments/demo.toml --with-images --allow-missing -o partial.tar >/dev/null 2>err.txt ||
+  fail "--allow-missing: $(cat err.txt)"
+grep -q 'not in the cache' err.txt || fail "--allow-missing warns: $(cat err.txt)"
 echo "1 passed, 0 failed"
