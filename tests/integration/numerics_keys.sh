@@ -1,5 +1,7 @@
-# Every switch that changes a computed number changes the keys of the steps it affects, and only
-# those: oneDNN, OpenBLAS's kernels, the CPU ISA cap, the device. Images are reused throughout.
+# Every switch that changes a computed number changes the keys of the model steps (one numerics
+# string for all of them), never those of the images: oneDNN, OpenBLAS's kernels, the CPU ISA cap,
+# the device. (Pipes end in `grep >/dev/null`, not `grep -q`: under pipefail an early exit of
+# grep -q can SIGPIPE the writer and fail the check.)
 source "$(dirname "$0")/lib.inc"
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
@@ -26,7 +28,7 @@ done
 # Generation is untouched: with oneDNN off every image comes from the cache.
 out=$(GHX_DNNL=0 "$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field failed "$out")" 0 "GHX_DNNL=0 run failed"
-printf '%s' "$(cat reports/demo-v1/results.json)" | grep -q 'dnnl=off' || fail "results.json names the numerics"
+grep -q 'dnnl=off' reports/demo-v1/results.json || fail "results.json names the numerics"
 grep -q '"git_commit"' reports/demo-v1/provenance.json || fail "provenance.json names the build"
 grep -q 'git_commit\|ghx 0\.' reports/demo-v1/results.json && fail "results.json names the build"
 
@@ -35,7 +37,7 @@ set +e
 err=$(GHX_DEVICE=cuda "$GHX" run experiments/demo.toml --json 2>&1 >/dev/null); rc=$?
 set -e
 [ "$rc" -ne 0 ] || fail "GHX_DEVICE=cuda on a CPU-only libtorch succeeded"
-printf '%s' "$err" | grep -q 'CUDA\|cuda' || fail "no message about CUDA: $err"
+printf '%s' "$err" | grep >/dev/null 'CUDA\|cuda' || fail "no message about CUDA: $err"
 expect_eq "$(to_run GHX_DEVICE=cuda)" "$(to_run GHX_DEVICE=cuda)" "stable"
 echo "numerics_keys: ok"
 

@@ -15,13 +15,13 @@ awk 'BEGIN {
 
 out=$("$GHX" stats scores.csv --lower-better my_loss --bootstrap 500 --json)
 expect_eq "$(printf '%s' "$out" | tr -d ' \n' | grep -o '"name":"[a-z]*"' | head -1)" '"name":"good"' "rank 1"
-printf '%s' "$out" | tr -d '\n' | grep -q '"verdict": "beyond noise"' || fail "good is beyond noise: $out"
+printf '%s' "$out" | tr -d '\n' | grep >/dev/null '"verdict": "beyond noise"' || fail "good is beyond noise: $out"
 expect_eq "$(json_field bootstrap "$out")" 500 "bootstrap"
-printf '%s' "$out" | grep -q '"my_loss": "lower"' || fail "my_loss is lower-is-better"
+printf '%s' "$out" | grep >/dev/null '"my_loss": "lower"' || fail "my_loss is lower-is-better"
 
 # Without --lower-better my_loss, the better loss counts against good: no clear winner.
 out2=$("$GHX" stats scores.csv --bootstrap 500 --json)
-printf '%s' "$out2" | grep -q '"my_loss": "higher"' || fail "my_loss defaults to higher"
+printf '%s' "$out2" | grep >/dev/null '"my_loss": "higher"' || fail "my_loss defaults to higher"
 
 # The human summary and a report folder
 "$GHX" stats scores.csv --lower-better my_loss --out rep > human.txt
@@ -37,7 +37,7 @@ set +e
 err=$("$GHX" stats dup.csv --out rep_dup 2>&1 >/dev/null); rc=$?
 set -e
 expect_eq "$rc" 2 "duplicate row"
-printf '%s' "$err" | grep -qF "dup.csv:3:1: error: duplicate of line 2" || fail "duplicate message: $err"
+printf '%s' "$err" | grep -F >/dev/null "dup.csv:3:1: error: duplicate of line 2" || fail "duplicate message: $err"
 [ ! -e rep_dup ] || fail "a report was written for bad input"
 for args in "--bootstrap 50" "--ci 1.5" "--lower-better nosuch" "absent.csv"; do
   set +e
