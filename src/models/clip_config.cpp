@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/clip.h"
+#include "models/clip_config.h"
 #include "util/error.h"
 
 namespace ghx::models {

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "dsl/lora.h"
-#include "models/clip.h"
+#include "models/clip_config.h"
 #include "models/numerics.h"
 #include "util/error.h"
 #include "util/fs.h"
