@@ -1,12 +1,21 @@
 #include "cache/cache.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <limits>
 #include <filesystem>
 #include <iostream>
 
+#include "cache/tx.h"
 #include "util/error.h"
+#include "util/fs.h"
+#include "util/process.h"
 #include "util/version.h"
 
 namespace ghx::cache {
@@ -23,6 +32,11 @@ CREATE TABLE IF NOT EXISTS steps(
 CREATE TABLE IF NOT EXISTS file_hashes(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
   sha256 TEXT NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0, dev INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS runs(
+  holder TEXT PRIMARY KEY, host TEXT NOT NULL, local TEXT NOT NULL, pid INTEGER NOT NULL,
+  start INTEGER NOT NULL, started_ms INTEGER NOT NULL, heartbeat_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims(
+  key TEXT PRIMARY KEY, holder TEXT NOT NULL, claimed_ms INTEGER NOT NULL) WITHOUT ROWID;
 )SQL";
 
 int64_t now_s() {
@@ -54,19 +68,45 @@ const char* const k_record_cols =
 Cache::Cache(std::string dir, std::unique_ptr<SQLite::Database> db)
     : m_dir(std::move(dir)), m_db(std::move(db)), m_blobs(m_dir + "/objects") {
   m_warn = [](const std::string& msg) { std::cerr << "ghx: warning: " << msg << "\n"; };
+  const auto& me = util::self_process();
+  // One holder per open cache (a process may open one cache twice: tests, a tool's two jobs).
+  static std::atomic<int> serial{0};
+  m_holder = me.host + ":" + std::to_string(me.pid) + ":" + std::to_string(me.start) + ":" + std::to_string(++serial);
+  if (const char* t = std::getenv("GHX_CLAIM_TIMEOUT")) {
+    char* end = nullptr;
+    double sec = std::strtod(t, &end);
+    if (end != t && *end == 0 && sec > 0 && sec < 1e6) m_claim_timeout_ms = static_cast<int64_t>(sec * 1000);
+  }
 }
 
-Cache::~Cache() = default;
+Cache::~Cache() { release_claims(); }
 
-std::unique_ptr<Cache> Cache::open(const std::string& dir) {
+std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
   std::error_code ec;
   fs::create_directories(dir + "/objects", ec);
   if (ec) throw Error(dir + ": cannot create cache folder: " + ec.message());
   std::string db_path = dir + "/ghx.db";
+  const std::string netfs = util::network_fs_of(dir);
+  if (sharing == Sharing::automatic) {
+    const char* env = std::getenv("GHX_CACHE_SHARING");
+    std::string e = env ? env : "";
+    if (e == "shared") sharing = Sharing::shared;
+    else if (e == "exclusive") sharing = Sharing::exclusive;
+    else if (!e.empty()) throw Error("GHX_CACHE_SHARING='" + e + "': expected 'shared' or 'exclusive'");
+    else sharing = netfs.empty() ? Sharing::shared : Sharing::exclusive;
+  }
+  const bool exclusive = sharing == Sharing::exclusive;
   try {
     auto db = std::make_unique<SQLite::Database>(db_path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db->setBusyTimeout(10000);
-    db->exec("PRAGMA journal_mode=WAL");
+    db->setBusyTimeout(exclusive ? 3000 : 10000);
+    if (exclusive) {
+      // No WAL (its index lives in shared memory, which a network file system does not share
+      // between hosts): a rollback journal, and the lock kept from the first write to close.
+      db->exec("PRAGMA locking_mode=EXCLUSIVE");
+      db->exec("PRAGMA journal_mode=DELETE");
+    } else {
+      db->exec("PRAGMA journal_mode=WAL");
+    }
     db->exec("PRAGMA synchronous=NORMAL");
     {
       SQLite::Statement q(*db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'");
@@ -105,20 +145,7 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
         if (q2.getColumn(0).getInt() > 0) throw Error(db_path + ": not a ghx cache");
       }
     }
-    // IMMEDIATE: take the write lock first (waiting on the busy timeout). A deferred transaction
-    // that read and then wrote would fail at once ("database is locked") when another process
-    // committed in between.
-    db->exec("BEGIN IMMEDIATE");
-    struct Rollback {
-      SQLite::Database& db;
-      bool done = false;
-      ~Rollback() {
-        if (!done) try {
-            db.exec("ROLLBACK");
-          } catch (...) {
-          }
-      }
-    } rollback{*db};
+    WriteTx tx(*db);
     db->exec(k_schema);
     {
       // A memo written before ctime and device were checked: add them as 0, so that every file
@@ -141,10 +168,21 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir) {
     ins.bind(2, std::string("ghx ") + GHX_VERSION);
     ins.exec();
     ins.reset();
-    db->exec("COMMIT");
-    rollback.done = true;
-    return std::unique_ptr<Cache>(new Cache(dir, std::move(db)));
+    tx.commit();
+    std::unique_ptr<Cache> c(new Cache(dir, std::move(db)));
+    c->m_sharing = sharing;
+    c->m_network_fs = netfs;
+    if (!netfs.empty() && exclusive)
+      std::cerr << "ghx: note: cache " << dir << " is on a network file system (" << netfs
+                << "): one ghx process at a time may use it; for several hosts give each its own cache "
+                   "(docs/reliability.md)\n";
+    return c;
   } catch (const SQLite::Exception& e) {
+    if (exclusive && (e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED))
+      throw Error(db_path + ": the cache is in use by another ghx process, and " +
+                  (netfs.empty() ? std::string("exclusive sharing (GHX_CACHE_SHARING) lets")
+                                 : "on a network file system (" + netfs + ") a cache lets") +
+                  " one process at a time use it (docs/reliability.md)");
     throw Error(db_path + ": " + e.what());
   }
 }
@@ -206,6 +244,10 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
                 const std::string& meta) {
   std::string address = m_blobs.put(bytes);  // durable before the row that names it
   std::lock_guard<std::mutex> lock(m_mu);
+  WriteTx tx(*m_db);
+  // `gc` in another process removes unreferenced blobs under the write lock: one that did so
+  // between the write above and this lock took this blob. Write it again, under the lock.
+  if (!util::file_exists(m_blobs.path_of(address))) m_blobs.put(bytes);
   SQLite::Statement q(*m_db,
                       "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
                       "device, created_at, meta) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?)");
@@ -220,6 +262,16 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
   if (meta.empty()) q.bind(9);
   else q.bind(9, meta);
   q.exec();
+  release_claim(key.hex());
+  tx.commit();
+}
+
+void Cache::release_claim(const std::string& key_hex) {
+  if (!m_joined) return;
+  SQLite::Statement c(*m_db, "DELETE FROM claims WHERE key = ? AND holder = ?");
+  c.bind(1, key_hex);
+  c.bind(2, m_holder);
+  c.exec();
 }
 
 void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
@@ -240,7 +292,10 @@ void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const
   q.bind(5, prov.duration_s);
   q.bind(6, prov.device);
   q.bind(7, now_s());
+  WriteTx tx(*m_db);
   q.exec();
+  release_claim(key.hex());
+  tx.commit();
 }
 
 Stats Cache::stats() {
@@ -300,15 +355,25 @@ VerifyReport Cache::verify(Repair repair, const std::function<void(int64_t, int6
 
 GcReport Cache::gc() {
   GcReport rep;
-  std::unordered_set<std::string> referenced;
-  {
-    std::lock_guard<std::mutex> lock(m_mu);
-    SQLite::Statement q(*m_db, "SELECT blob FROM steps WHERE status = 0");
-    while (q.executeStep()) referenced.insert(q.getColumn(0).getString());
-    rep.failed_rows = m_db->exec("DELETE FROM steps WHERE status = 1");
-  }
+  // List the files first, then decide under the write lock. A writer stores a blob, then takes
+  // the lock to add its row and writes the blob again if it is gone (put()): so an unreferenced
+  // blob may always go. A temporary file may be one a live run is writing: it goes only if it
+  // is older than every live run (a run registers in `runs` before it writes anything).
   std::vector<std::string> addrs, temps;
   m_blobs.scan(&addrs, &temps);
+  std::lock_guard<std::mutex> lock(m_mu);
+  WriteTx tx(*m_db);
+  std::unordered_set<std::string> referenced;
+  {
+    SQLite::Statement q(*m_db, "SELECT blob FROM steps WHERE status = 0");
+    while (q.executeStep()) referenced.insert(q.getColumn(0).getString());
+  }
+  rep.failed_rows = m_db->exec("DELETE FROM steps WHERE status = 1");
+  int64_t oldest_ms = 0;
+  auto live = live_holders(true, &oldest_ms);
+  live.erase(m_holder);
+  rep.live_runs = static_cast<int64_t>(live.size());
+  const int64_t cutoff_ms = live.empty() ? std::numeric_limits<int64_t>::max() : oldest_ms - 10000;  // clock slack
   std::error_code ec;
   for (const auto& a : addrs) {
     if (referenced.count(a)) continue;
@@ -319,12 +384,19 @@ GcReport Cache::gc() {
     }
   }
   for (const auto& t : temps) {
-    auto sz = fs::file_size(t, ec);
+    struct stat st {};
+    if (::stat(t.c_str(), &st) != 0) continue;
+    int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (mtime_ms >= cutoff_ms) {
+      ++rep.temp_files_kept;
+      continue;
+    }
     if (fs::remove(t, ec)) {
       ++rep.temp_files;
-      rep.bytes_freed += static_cast<int64_t>(sz);
+      rep.bytes_freed += static_cast<int64_t>(st.st_size);
     }
   }
+  tx.commit();
   return rep;
 }
 

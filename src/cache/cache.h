@@ -9,6 +9,13 @@
 //                                          blob = address of the result (done) or NULL;
 //                                          meta = provenance JSON (request, answer) or NULL
 //   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256, ctime_ns, dev)   plan/file_hasher.h's memo
+//   runs(holder PRIMARY KEY, host, local, pid, start, started_ms, heartbeat_ms)   live runs
+//   claims(key PRIMARY KEY, holder, claimed_ms)   steps a run is computing
+// Cooperating runs: a run claims a step before computing it (claim()); another run that needs
+// it waits or takes other work; a claim whose holder died (same machine: its pid is gone or
+// reused) or has not beaten its heart for claim_timeout_ms() is taken over. Storing a step's
+// outcome releases its claim in the same transaction. runs and claims were added to format 2
+// without a version change: a build that does not know them ignores them.
 // A result is committed blob first (fsync + rename), then its row in one transaction: after a
 // crash a row always has its blob; a blob without a row is garbage that `gc` removes.
 // Format 2 added steps.meta; a version 1 index is upgraded in place at open (one ALTER TABLE).
@@ -79,15 +86,35 @@ struct GcReport {
   int64_t temp_files = 0;
   int64_t failed_rows = 0;
   int64_t bytes_freed = 0;
+  int64_t live_runs = 0;       ///< other runs working on this cache while gc ran
+  int64_t temp_files_kept = 0; ///< temporary files a live run may still be writing
+};
+
+/// What claim() found for one step.
+enum class ClaimState : uint8_t {
+  mine,  ///< claimed for this process: compute it, then put() or put_failure() releases it
+  done,  ///< a success row exists (another run stored it): read it, do not compute it
+  busy,  ///< a live run holds it: wait for it or take other work
 };
 
 enum class Repair { no, yes };
 
+/// How processes share a cache. `shared`: WAL, any number of processes on one machine (WAL
+/// needs memory shared between them). `exclusive`: a rollback journal and SQLite's exclusive
+/// locking mode, one process at a time (another gets a clear error). `automatic`: exclusive on a
+/// network file system (util::network_fs_of: NFS, CIFS, FUSE, ...), shared elsewhere;
+/// GHX_CACHE_SHARING=shared|exclusive overrides it.
+enum class Sharing { automatic, shared, exclusive };
+
 class Cache : public plan::HashMemo {
  public:
   /// Opens (creating if needed) the cache folder. Throws ghx::Error with the reason: not
-  /// writable, not a ghx cache, a format version this build does not read.
-  static std::unique_ptr<Cache> open(const std::string& dir);
+  /// writable, not a ghx cache, a format version this build does not read, in use by another
+  /// process (exclusive sharing).
+  static std::unique_ptr<Cache> open(const std::string& dir, Sharing sharing = Sharing::automatic);
+  /// The sharing open() chose, and why ("NFS" for a network file system, "" when local).
+  Sharing sharing() const { return m_sharing; }
+  const std::string& network_fs() const { return m_network_fs; }
   ~Cache() override;
 
   const std::string& dir() const { return m_dir; }
@@ -107,6 +134,19 @@ class Cache : public plan::HashMemo {
   void put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
                    const Provenance& prov);
 
+  /// Claims `keys` for this process in one transaction (registering it in `runs` on first use).
+  /// Claims of dead or silent runs are taken over, and their rows removed.
+  std::vector<ClaimState> claim(const std::vector<plan::StepKey>& keys);
+  /// Tells other runs this process is alive (call every claim_heartbeat_ms()). Never throws.
+  void heartbeat();
+  /// Gives back every claim of this process and its `runs` row. Never throws. Also done by the
+  /// destructor.
+  void release_claims();
+  /// A holder silent for longer is dead: GHX_CLAIM_TIMEOUT seconds (default 60).
+  int64_t claim_timeout_ms() const { return m_claim_timeout_ms; }
+  int64_t claim_heartbeat_ms() const;
+  void set_claim_timeout_ms(int64_t ms) { m_claim_timeout_ms = ms; }
+
   Stats stats();
   VerifyReport verify(Repair repair, const std::function<void(int64_t, int64_t)>& progress = {});
   GcReport gc();
@@ -120,12 +160,25 @@ class Cache : public plan::HashMemo {
  private:
   Cache(std::string dir, std::unique_ptr<SQLite::Database> db);
   void drop_row(const std::string& key_hex);
+  /// Inside a write transaction: removes this process's claim on a step, if it has one.
+  void release_claim(const std::string& key_hex);
+  /// Inside a write transaction: registers or refreshes this process's `runs` row.
+  void touch_run_row();
+  /// Inside a transaction: holders of `runs` that are alive; removes the dead ones and their
+  /// claims when `reap`. `oldest_ms` gets the earliest start of a live run other than this one.
+  std::unordered_set<std::string> live_holders(bool reap, int64_t* oldest_ms);
 
   std::string m_dir;
   std::unique_ptr<SQLite::Database> m_db;
   BlobStore m_blobs;
   std::mutex m_mu;
   std::function<void(const std::string&)> m_warn;
+  std::string m_holder;     ///< this open cache in `runs` (host:pid:start:serial)
+  bool m_joined = false;    ///< has a `runs` row
+  int64_t m_started_ms = 0;
+  int64_t m_claim_timeout_ms = 60000;
+  Sharing m_sharing = Sharing::shared;
+  std::string m_network_fs;
 };
 
 }  // namespace ghx::cache

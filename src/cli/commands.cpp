@@ -368,6 +368,7 @@ int cmd_run(const RunArgs& a) {
     }
   }
   std::string out_dir = a.out.empty() ? default_out(r) : a.out;
+  report::check_report_folder(out_dir);  // before any work: it will be replaced whole
   std::string templates = report::templates_dir();
 
   json import_json;
@@ -411,37 +412,43 @@ int cmd_run(const RunArgs& a) {
           throw Error("cache " + cache->dir() + ": the stored report result " + p.steps[ri].key.hex().substr(0, 12) +
                       " is not a results document (a damaged index): dropped it; run again to recompute it");
         }
-        report::write_report(results, out_dir, templates);
-        size_t missing = report::write_gallery(results, out_dir, [&](const std::string& hex) -> std::optional<std::string> {
-          plan::StepKey key;
-          if (!plan::StepKey::from_hex(hex, &key)) return std::nullopt;
-          return cache->get(key);
+        // The folder is replaced as a set (util::replace_dir): a reader, or a crash, never
+        // sees one run's results.json beside another's report.html.
+        size_t missing = 0;
+        util::replace_dir(out_dir, [&](const std::string& tmp) {
+          report::write_report(results, tmp, templates);
+          missing = report::write_gallery(results, tmp, [&](const std::string& hex) -> std::optional<std::string> {
+            plan::StepKey key;
+            if (!plan::StepKey::from_hex(hex, &key)) return std::nullopt;
+            return cache->get(key);
+          }, out_dir);
+          // What was declared and planned, for `ghx diff` and bundles (no files needed).
+          util::write_file_atomic(tmp + "/review.json", report::review_document(r, p).dump(2) + "\n");
+          // Which ghx wrote this folder: differs between machines, so outside the reproducible
+          // files (docs/cache-keys.md); the numerics are in the step keys and in results.json.
+          const json prov = {{"ghx", GHX_VERSION},
+                             {"git_commit", GHX_GIT_COMMIT},
+                             {"libtorch_built_against", GHX_TORCH_VERSION},
+                             {"numerics", models::numerics_key()},
+                             {"report_key", p.steps[ri].key.hex()}};
+          util::write_file_atomic(tmp + "/provenance.json", prov.dump(2) + "\n");
         });
         if (missing) std::cerr << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
-        // What was declared and planned, for `ghx diff` and bundles (no files needed).
-        util::write_file_atomic(out_dir + "/review.json", report::review_document(r, p).dump(2) + "\n");
-        // Which ghx wrote this folder: differs between machines, so outside the reproducible
-        // files (docs/cache-keys.md); the numerics are in the step keys and in results.json.
-        const json prov = {{"ghx", GHX_VERSION},
-                           {"git_commit", GHX_GIT_COMMIT},
-                           {"libtorch_built_against", GHX_TORCH_VERSION},
-                           {"numerics", models::numerics_key()},
-                           {"report_key", p.steps[ri].key.hex()}};
-        util::write_file_atomic(out_dir + "/provenance.json", prov.dump(2) + "\n");
         report_path = out_dir;
       }
     }
   }
   for (const auto& f : sum.failures) std::cerr << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
   if (a.json) {
-    json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed},
+    json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed}, {"elsewhere", sum.elsewhere},
               {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
               {"report", report_path.empty() ? json(nullptr) : json(report_path)}};
     if (!import_json.is_null()) j["import"] = import_json;
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, "
-              << sum.failed << " failed";
+    std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, ";
+    if (sum.elsewhere) std::cout << sum.elsewhere << " stored by other runs, ";
+    std::cout << sum.failed << " failed";
     if (sum.skipped) std::cout << ", " << sum.skipped << " not run";
     std::cout << "\n";
     if (!report_path.empty()) std::cout << "report: " << report_path << "/report.html\n";
@@ -504,12 +511,15 @@ int cmd_cache(const std::string& what, const std::string& dir, bool as_json, boo
   cache::GcReport g = c->gc();
   if (as_json) {
     std::cout << json({{"orphan_blobs", g.orphan_blobs}, {"temp_files", g.temp_files}, {"failed_rows", g.failed_rows},
-                       {"bytes_freed", g.bytes_freed}})
+                       {"bytes_freed", g.bytes_freed}, {"live_runs", g.live_runs}, {"temp_files_kept", g.temp_files_kept}})
                      .dump()
               << "\n";
   } else {
     std::cout << "removed " << g.orphan_blobs << " unreferenced blobs, " << g.temp_files << " temporary files, "
               << g.failed_rows << " failure records; " << g.bytes_freed << " bytes freed\n";
+    if (g.live_runs)
+      std::cout << g.live_runs << " run(s) at work on this cache: kept " << g.temp_files_kept
+                << " temporary file(s) they may be writing\n";
   }
   return 0;
 }

@@ -173,7 +173,10 @@ int cmd_stats(const StatsArgs& a) {
   info.lower_better.insert(a.lower_better.begin(), a.lower_better.end());
   json results = stats::compute_results(info, table->aggregates);
 
-  if (!a.out.empty()) report::write_report(results, a.out, report::templates_dir());
+  if (!a.out.empty()) {
+    report::check_report_folder(a.out);
+    util::replace_dir(a.out, [&](const std::string& tmp) { report::write_report(results, tmp, report::templates_dir()); });
+  }
   if (a.json) {
     json out = {{"checkpoints", results["checkpoints"]},
                 {"rank_gaps", results["rank_gaps"]},

@@ -1,6 +1,8 @@
 #include "exec/runner.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,39 @@ namespace ghx::exec {
 namespace {
 
 enum class State : uint8_t { cached, pending, done, failed, skipped };
+
+/// Keeps this process's claims alive (cache/cache.h) while the run computes; gives them back
+/// when it ends, however it ends.
+class Heartbeat {
+ public:
+  Heartbeat(cache::Cache& c, bool on) : m_cache(c) {
+    if (on) m_thread = std::thread([this] { beat(); });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_stop = true;
+    }
+    m_cv.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    m_cache.release_claims();
+  }
+
+ private:
+  void beat() {
+    std::unique_lock<std::mutex> lock(m_mu);
+    while (!m_cv.wait_for(lock, std::chrono::milliseconds(m_cache.claim_heartbeat_ms()), [this] { return m_stop; })) {
+      lock.unlock();
+      m_cache.heartbeat();
+      lock.lock();
+    }
+  }
+  cache::Cache& m_cache;
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  bool m_stop = false;
+  std::thread m_thread;
+};
 
 class Run {
  public:
@@ -52,9 +87,13 @@ class Run {
 
     int64_t to_run = m_sum.total - m_sum.cached;
     if (m_opts.progress) m_opts.progress->start(to_run);
-    for (int l = 1; l <= max_level; ++l) {
-      if (stopping()) break;
-      run_level(by_level[l]);
+    {
+      Heartbeat beat(m_cache, to_run > 0);
+      for (int l = 1; l <= max_level; ++l) {
+        if (stopping()) break;
+        run_level(by_level[l]);
+        wait_for_others();
+      }
     }
     for (size_t i = 0; i < steps.size(); ++i)
       if (m_state[i] == State::pending || m_state[i] == State::skipped) ++m_sum.skipped;
@@ -71,17 +110,67 @@ class Run {
 
   void run_level(const std::vector<uint32_t>& ids) {
     // Skip steps with a failed input; group the rest by kind, in plan order.
-    std::map<int, std::vector<uint32_t>> by_kind;
+    std::vector<uint32_t> ready;
     for (uint32_t i : ids) {
       bool blocked = false;
       for (uint32_t in : m_plan.steps[i].inputs)
         if (m_state[in] == State::failed || m_state[in] == State::skipped) blocked = true;
-      if (blocked) {
-        m_state[i] = State::skipped;
-        continue;
-      }
-      by_kind[static_cast<int>(m_plan.steps[i].kind)].push_back(i);
+      if (blocked) m_state[i] = State::skipped;
+      else ready.push_back(i);
     }
+    run_steps(ready);
+  }
+
+  /// Steps of this level that other runs hold: wait until each is stored (read it then), or its
+  /// holder gives it back or dies (take it then). Polls the cache, from 50 ms up to 1 s apart.
+  void wait_for_others() {
+    int delay_ms = 50;
+    while (!m_busy.empty() && !stopping()) {
+      std::vector<uint32_t> ids;
+      ids.swap(m_busy);
+      std::vector<plan::StepKey> keys;
+      for (uint32_t i : ids) keys.push_back(m_plan.steps[i].key);
+      std::vector<cache::ClaimState> st;
+      try {
+        st = m_cache.claim(keys);
+      } catch (const std::exception& e) {
+        for (uint32_t i : ids) {
+          Outcome o;
+          o.error = std::string("cannot claim step: ") + e.what();
+          commit_outcome(i, o);
+        }
+        return;
+      }
+      std::vector<uint32_t> mine, busy;
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (st[k] == cache::ClaimState::mine) mine.push_back(ids[k]);
+        else if (st[k] == cache::ClaimState::busy) busy.push_back(ids[k]);
+        else done_elsewhere(ids[k]);
+      }
+      if (!mine.empty()) {
+        run_steps(mine, /*claimed=*/true);  // may leave some busy again (a third run won them)
+        delay_ms = 50;
+      }
+      m_busy.insert(m_busy.end(), busy.begin(), busy.end());
+      if (busy.empty() || !mine.empty()) continue;
+      if (m_opts.progress) m_opts.progress->advance(0, "waiting for " + std::to_string(m_busy.size()) + " step(s) another run holds");
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      delay_ms = std::min(1000, delay_ms * 2);
+    }
+  }
+
+  void done_elsewhere(uint32_t i) {
+    {
+      std::lock_guard<std::mutex> lock(m_sum_mu);
+      m_state[i] = State::done;
+      ++m_sum.elsewhere;
+    }
+    if (m_opts.progress) m_opts.progress->advance(1, "stored by another run");
+  }
+
+  void run_steps(const std::vector<uint32_t>& ready, bool claimed = false) {
+    std::map<int, std::vector<uint32_t>> by_kind;
+    for (uint32_t i : ready) by_kind[static_cast<int>(m_plan.steps[i].kind)].push_back(i);
     std::vector<std::vector<uint32_t>> batches;
     for (auto& [kind, v] : by_kind) {
       Executor* ex = m_exec.get(static_cast<plan::StepKind>(kind));
@@ -108,7 +197,7 @@ class Run {
         if (stopping()) return;
         size_t b = next.fetch_add(1);
         if (b >= batches.size()) return;
-        run_batch(batches[b]);
+        run_batch(batches[b], claimed);
       }
     };
     int n = std::max(1, std::min<int>(m_opts.jobs, static_cast<int>(batches.size())));
@@ -181,7 +270,37 @@ class Run {
       commit(ids[k], out[k], !out[k].device.empty() ? out[k].device : ex ? ex->device() : "none");
   }
 
-  void run_batch(const std::vector<uint32_t>& ids) {
+  /// Claims a batch's steps, runs those it got, and leaves the ones other runs hold for
+  /// wait_for_others(). `claimed`: the caller holds every claim already.
+  void run_batch(std::vector<uint32_t> ids, bool claimed) {
+    if (!claimed) {
+      std::vector<plan::StepKey> keys;
+      for (uint32_t i : ids) keys.push_back(m_plan.steps[i].key);
+      std::vector<cache::ClaimState> st;
+      try {
+        st = m_cache.claim(keys);
+      } catch (const std::exception& e) {  // the database is unusable: every step fails, with why
+        for (uint32_t i : ids) {
+          Outcome o;
+          o.error = std::string("cannot claim step: ") + e.what();
+          commit_outcome(i, o);
+        }
+        return;
+      }
+      std::vector<uint32_t> mine;
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (st[k] == cache::ClaimState::mine) {
+          mine.push_back(ids[k]);
+        } else if (st[k] == cache::ClaimState::done) {
+          done_elsewhere(ids[k]);
+        } else {
+          std::lock_guard<std::mutex> lock(m_sum_mu);
+          m_busy.push_back(ids[k]);
+        }
+      }
+      ids.swap(mine);
+      if (ids.empty()) return;
+    }
     std::unordered_map<uint32_t, std::shared_ptr<const std::string>> memo;
     std::vector<Outcome> out;
     execute(ids, out, memo);
@@ -205,6 +324,12 @@ class Run {
         o.error = std::string("cannot store result: ") + e.what();
       }
     }
+    commit_outcome(i, o);
+  }
+
+  /// Counts an outcome in the summary (the cache holds it already, or could not take it).
+  void commit_outcome(uint32_t i, const Outcome& o) {
+    const plan::Step& s = m_plan.steps[i];
     std::lock_guard<std::mutex> lock(m_sum_mu);
     if (o.ok) {
       m_state[i] = State::done;
@@ -225,6 +350,7 @@ class Run {
   RunSummary m_sum;
   std::mutex m_sum_mu;
   std::atomic<bool> m_any_failed{false};
+  std::vector<uint32_t> m_busy;  // steps of the current level that other runs hold (m_sum_mu)
   std::unordered_set<uint32_t> m_shared;  // steps with many users: results kept in memory
   std::unordered_map<uint32_t, std::shared_ptr<const std::string>> m_shared_results;
   std::mutex m_shared_mu;

@@ -4,6 +4,10 @@
 // on --jobs worker threads), committing each outcome to the cache as soon as its batch ends,
 // failure propagation (a failed step skips its dependents only), interruption (stop handing
 // out batches; batches in flight finish and commit).
+// Cooperates: each step is claimed in the cache before it runs (cache/cache.h); a step another
+// live run holds is left for the end of its level, then waited for (read when stored) or taken
+// over (when given back or its holder died). Claims are kept alive by a heartbeat thread and
+// given back when the run ends, however it ends.
 // Fails: never throws for a step's failure (recorded in the summary and the cache). A corrupt
 // cached input is dropped by the cache and recomputed here, inline, before its user runs.
 #include <atomic>
@@ -38,6 +42,7 @@ struct RunSummary {
   int64_t total = 0;
   int64_t cached = 0;
   int64_t executed = 0;   ///< ran and succeeded (including inline recomputations)
+  int64_t elsewhere = 0;  ///< stored meanwhile by another run on the same cache (not computed here)
   int64_t failed = 0;
   int64_t skipped = 0;    ///< not run: an input failed, or the run stopped early
   bool interrupted = false;

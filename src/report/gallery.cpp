@@ -1,6 +1,7 @@
 #include "report/gallery.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include <opencv2/imgproc.hpp>
@@ -37,12 +38,32 @@ GalleryImage gallery_image(const std::string& bytes, const std::string& what) {
   return g;
 }
 
-size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source) {
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Links (or copies) `from` to `to`; false if neither works.
+bool link_or_copy(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(fs::path(to).parent_path(), ec);
+  fs::create_hard_link(from, to, ec);
+  if (!ec) return true;
+  ec.clear();
+  return fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec) && !ec;
+}
+
+}  // namespace
+
+size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source,
+                     const std::string& previous) {
   size_t failed = 0;
   for (const std::string& key : gallery_keys(results)) {
-    // A generate key names one image: files already written for it are that image (they are
-    // written atomically), so a no-op re-run decodes and encodes nothing.
-    if (util::file_exists(out_dir + "/images/" + key + ".png") && util::file_exists(out_dir + "/thumbs/" + key + ".png"))
+    const std::string img = "/images/" + key + ".png", thumb = "/thumbs/" + key + ".png";
+    if (util::file_exists(out_dir + img) && util::file_exists(out_dir + thumb)) continue;
+    // A generate key names one image: files written for it before are that image (they are
+    // written atomically), so a re-run decodes and encodes nothing.
+    if (!previous.empty() && util::file_exists(previous + img) && util::file_exists(previous + thumb) &&
+        link_or_copy(previous + img, out_dir + img) && link_or_copy(previous + thumb, out_dir + thumb))
       continue;
     try {
       std::optional<std::string> bytes = source(key);

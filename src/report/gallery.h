@@ -29,8 +29,10 @@ GalleryImage gallery_image(const std::string& bytes, const std::string& what);
 
 using ImageSource = std::function<std::optional<std::string>(const std::string& key_hex)>;
 
-/// Writes the gallery's images into `out_dir` (skipping keys whose two files exist); returns how
-/// many failed.
-size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source);
+/// Writes the gallery's images into `out_dir`; returns how many failed. Keys whose two files
+/// exist in `previous` (the folder this one replaces) are linked from there (copied where links
+/// fail): a generate key names one image, so a re-run decodes and encodes nothing.
+size_t write_gallery(const nlohmann::json& results, const std::string& out_dir, const ImageSource& source,
+                     const std::string& previous = "");
 
 }  // namespace ghx::report

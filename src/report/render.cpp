@@ -506,6 +506,17 @@ Rendered render_checked(const json& results, const std::string& templates) {
 }
 }  // namespace
 
+void check_report_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return;
+  if (!std::filesystem::is_directory(dir, ec)) throw Error(dir + ": the report folder is a file; choose another --out");
+  if (std::filesystem::is_empty(dir, ec)) return;
+  for (const char* f : {"/results.json", "/review.json", "/provenance.json"})
+    if (util::file_exists(dir + f)) return;
+  throw Error(dir + ": not a ghx report folder (no results.json) and not empty; ghx replaces the whole report "
+              "folder, so choose another --out");
+}
+
 std::string write_report(const json& results, const std::string& out_dir, const std::string& templates) {
   Rendered r = render(results, templates);
   util::write_file_atomic(out_dir + "/report.md", r.markdown);

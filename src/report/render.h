@@ -26,6 +26,12 @@ Rendered render(const nlohmann::json& results, const std::string& templates);
 /// Writes the four files atomically; returns the folder.
 std::string write_report(const nlohmann::json& results, const std::string& out_dir, const std::string& templates);
 
+/// A report folder is replaced as a whole (util::replace_dir): `dir` must be absent, empty or a
+/// report folder ghx wrote (it holds results.json, review.json or provenance.json). Throws
+/// ghx::Error otherwise, before any work is done, so that `--out .` can never replace a folder
+/// of the user's.
+void check_report_folder(const std::string& dir);
+
 /// "%.5g" for metric values, "%.4f" for z-scores and scores (fixed formats, every machine alike).
 std::string format_metric(double v);
 std::string format_z(double v);

@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include "cache/cache.h"
 #include "support.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 using namespace ghx;
 namespace fs = std::filesystem;
@@ -310,4 +313,156 @@ TEST_CASE("a file-hash memo without ctime and device is extended, its rows hashe
   CHECK(c->lookup("/x", st) == std::string(64, 'b'));  // ctime 0 and device 0 as stored: a real file never matches
   st.ctime_ns = 5;
   CHECK_FALSE(c->lookup("/x", st));
+}
+
+// ---- step claims (cooperating runs) -----------------------------------------------------------
+
+namespace {
+/// Adds a `runs` row and a claim on `k` for a holder that is not this process.
+void foreign_claim(const std::string& dir, const plan::StepKey& k, const std::string& local, int64_t pid,
+                   int64_t heartbeat_age_ms) {
+  SQLite::Database db(dir + "/ghx.db", SQLite::OPEN_READWRITE);
+  db.setBusyTimeout(5000);
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  SQLite::Statement r(db, "INSERT INTO runs VALUES ('other:1', 'otherhost', ?, ?, 42, ?, ?)");
+  r.bind(1, local);
+  r.bind(2, pid);
+  r.bind(3, now - heartbeat_age_ms);
+  r.bind(4, now - heartbeat_age_ms);
+  r.exec();
+  SQLite::Statement c(db, "INSERT INTO claims VALUES (?, 'other:1', ?)");
+  c.bind(1, k.hex());
+  c.bind(2, now);
+  c.exec();
+}
+int64_t count(const std::string& dir, const std::string& sql) {
+  SQLite::Database db(dir + "/ghx.db", SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, sql);
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+}  // namespace
+
+TEST_CASE("a claimed step is busy for others until stored or given back", "[cache][claims]") {
+  test::TempDir t;
+  auto a = cache::Cache::open(t / "c");
+  auto b = cache::Cache::open(t / "c");
+  using CS = cache::ClaimState;
+  CHECK(a->claim({key(1), key(2), key(3)}) == std::vector<CS>{CS::mine, CS::mine, CS::mine});
+  CHECK(b->claim({key(1), key(2), key(3), key(4)}) == std::vector<CS>{CS::busy, CS::busy, CS::busy, CS::mine});
+  CHECK(a->claim({key(1)}) == std::vector<CS>{CS::mine});  // a holder may claim again
+  a->put(key(1), "metric", "one", prov());       // stored: done for everyone
+  a->put_failure(key(2), "metric", "boom", prov());  // failed: given back, another run may try
+  CHECK(b->claim({key(1), key(2), key(3)}) == std::vector<CS>{CS::done, CS::mine, CS::busy});
+  a.reset();  // closing gives back every claim (key 3) and the runs row
+  CHECK(b->claim({key(3)}) == std::vector<CS>{CS::mine});
+  CHECK(count(t / "c", "SELECT count(*) FROM runs") == 1);
+  b->release_claims();
+  CHECK(count(t / "c", "SELECT count(*) FROM claims") == 0);
+  CHECK(count(t / "c", "SELECT count(*) FROM runs") == 0);
+}
+
+TEST_CASE("claims of a dead or silent run are taken over", "[cache][claims]") {
+  test::TempDir t;
+  using CS = cache::ClaimState;
+  auto c = cache::Cache::open(t / "c");
+  const auto local = [] {
+    // this machine's `local` (boot id + pid namespace), as the cache writes it
+    std::ifstream f("/proc/sys/kernel/random/boot_id");
+    std::string s;
+    std::getline(f, s);
+    struct stat ns {};
+    stat("/proc/self/ns/pid", &ns);
+    return s + "/" + std::to_string(ns.st_ino);
+  }();
+  SECTION("another machine, beating its heart: busy") {
+    foreign_claim(t / "c", key(1), "elsewhere", 1, 0);
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::busy});
+  }
+  SECTION("another machine, silent longer than the timeout: taken over") {
+    foreign_claim(t / "c", key(1), "elsewhere", 1, 61000);
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::mine});
+    CHECK(count(t / "c", "SELECT count(*) FROM runs WHERE holder = 'other:1'") == 0);  // reaped
+  }
+  SECTION("the timeout is GHX_CLAIM_TIMEOUT's") {
+    foreign_claim(t / "c", key(1), "elsewhere", 1, 3000);
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::busy});
+    c->set_claim_timeout_ms(2000);
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::mine});
+  }
+  SECTION("this machine, its process gone: taken over at once") {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    int st = 0;
+    waitpid(child, &st, 0);
+    foreign_claim(t / "c", key(1), local, child, 0);
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::mine});
+  }
+  SECTION("this machine, its pid now another process's: taken over") {
+    foreign_claim(t / "c", key(1), local, getpid(), 0);  // start time 42 is not this process's
+    CHECK(c->claim({key(1)}) == std::vector<CS>{CS::mine});
+  }
+}
+
+TEST_CASE("gc keeps the temporary files a live run may be writing", "[cache][claims]") {
+  test::TempDir t;
+  auto run = cache::Cache::open(t / "c");
+  auto gcer = cache::Cache::open(t / "c");
+  fs::create_directories(t.path() + "/c/objects/ab");
+  const std::string old_tmp = t.path() + "/c/objects/ab/.old.tmp.1";
+  test::write_text(old_tmp, "left by a crash long ago");
+  // a temporary file from before any live run began (mtime one hour back)
+  struct timespec times[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  REQUIRE(utimensat(AT_FDCWD, old_tmp.c_str(), times, 0) == 0);
+  run->claim({key(1)});  // the run registers before it writes
+  const std::string tmp = t.path() + "/c/objects/ab/.cdef.tmp.XXXXXX";
+  test::write_text(tmp, "half a blob");
+  cache::GcReport g = gcer->gc();
+  CHECK(g.live_runs == 1);
+  CHECK(g.temp_files == 1);
+  CHECK(g.temp_files_kept == 1);
+  CHECK(fs::exists(tmp));
+  CHECK_FALSE(fs::exists(old_tmp));
+  run.reset();  // the run ended: its leftovers are garbage now
+  g = gcer->gc();
+  CHECK(g.live_runs == 0);
+  CHECK(g.temp_files == 1);
+  CHECK_FALSE(fs::exists(tmp));
+}
+
+TEST_CASE("network file systems are told from local ones", "[cache][sharing]") {
+  CHECK(util::network_fs_name(0x6969) == "NFS");
+  CHECK(util::network_fs_name(0xFF534D42) == "CIFS");
+  CHECK(util::network_fs_name(0xFE534D42) == "SMB2");
+  CHECK(util::network_fs_name(0x65735546) == "FUSE");
+  CHECK(util::network_fs_name(0xEF53) == "");      // ext4
+  CHECK(util::network_fs_name(0x01021994) == "");  // tmpfs
+  CHECK(util::network_fs_name(0x794C7630) == "");  // overlayfs (containers)
+  test::TempDir t;
+  CHECK(util::network_fs_of(t.path()) == "");  // the test's own folder is local here
+  auto c = cache::Cache::open(t / "c");
+  CHECK(c->sharing() == cache::Sharing::shared);
+}
+
+TEST_CASE("an exclusive cache serves one process at a time and says so", "[cache][sharing]") {
+  test::TempDir t;
+  {
+    auto seed = cache::Cache::open(t / "c");  // a WAL cache made on a local disk first
+    seed->put(key(1), "metric", "kept", prov());
+  }
+  auto a = cache::Cache::open(t / "c", cache::Sharing::exclusive);
+  CHECK(a->sharing() == cache::Sharing::exclusive);
+  CHECK(a->get(key(1)) == std::optional<std::string>("kept"));
+  a->put(key(2), "metric", "two", prov());
+  CHECK_FALSE(fs::exists(t.path() + "/c/ghx.db-shm"));  // no shared memory index
+  try {
+    cache::Cache::open(t / "c", cache::Sharing::exclusive);
+    FAIL("a second process opened an exclusive cache");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("in use by another ghx process"));
+  }
+  a.reset();
+  auto b = cache::Cache::open(t / "c");  // back to shared once the holder is gone
+  CHECK(b->get(key(2)) == std::optional<std::string>("two"));
 }

@@ -2,8 +2,12 @@
 // failure isolation, --keep-going, interruption, corrupt inputs recomputed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "exec/runner.h"
 #include "support.h"
@@ -152,4 +156,112 @@ TEST_CASE("a corrupt cached input is recomputed before its user runs", "[runner]
   CHECK(s.failed == 0);
   CHECK(s.executed == 2);  // b, and a inline
   CHECK(f.cache->get(f.plan.steps[1].key) == std::optional<std::string>("b(a(),)"));
+}
+
+// ---- cooperating runs (step claims, cache/cache.h) --------------------------------------------
+
+namespace {
+
+/// A plan of `n` generate steps, a metric on each, one aggregate over the metrics.
+plan::Plan wide_plan(int n) {
+  plan::Plan p;
+  std::vector<uint32_t> metrics;
+  for (int i = 0; i < n; ++i) {
+    plan::Step g;
+    g.kind = plan::StepKind::generate;
+    g.params = {{"name", "g" + std::to_string(i)}};
+    uint32_t gi = p.add(std::move(g));
+    plan::Step m;
+    m.kind = plan::StepKind::metric;
+    m.params = {{"name", "m" + std::to_string(i)}};
+    m.inputs = {gi};
+    metrics.push_back(p.add(std::move(m)));
+  }
+  plan::Step a;
+  a.kind = plan::StepKind::aggregate;
+  a.params = {{"name", "agg"}};
+  a.inputs = metrics;
+  p.add(std::move(a));
+  return p;
+}
+
+/// FakeExecutor that takes a little time per step, so that runs overlap.
+class SlowExecutor : public FakeExecutor {
+ public:
+  using FakeExecutor::FakeExecutor;
+  void run(const std::vector<exec::Job>& jobs, std::vector<exec::Outcome>& out) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * static_cast<int>(jobs.size())));
+    FakeExecutor::run(jobs, out);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("runs on one cache at once compute each step once between them", "[runner][claims]") {
+  test::TempDir dir;
+  plan::Plan p = wide_plan(40);
+  std::set<std::string> fail;
+  std::vector<std::string> log;
+  std::mutex mu;
+  constexpr int k_runs = 4;
+  std::vector<exec::RunSummary> sums(k_runs);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < k_runs; ++r)
+    threads.emplace_back([&, r] {
+      auto c = cache::Cache::open(dir / "cache");  // one holder each, as separate processes are
+      exec::SimpleExecutorSet execs;
+      for (int k = 0; k < plan::k_step_kind_count; ++k)
+        execs.set(static_cast<plan::StepKind>(k), std::make_unique<SlowExecutor>(&fail, &log, &mu));
+      exec::RunOptions o;
+      o.jobs = 2;
+      sums[r] = exec::run_plan(p, *c, execs, o);
+    });
+  for (auto& t : threads) t.join();
+  std::map<std::string, int> times;
+  for (const auto& name : log) ++times[name];
+  CHECK(times.size() == p.steps.size());
+  for (const auto& [name, n] : times) CHECK(n == 1);
+  int64_t executed = 0, elsewhere = 0;
+  for (const auto& s : sums) {
+    CHECK(s.failed == 0);
+    CHECK(s.skipped == 0);
+    CHECK(s.executed + s.cached + s.elsewhere == s.total);
+    executed += s.executed;
+    elsewhere += s.elsewhere;
+  }
+  CHECK(executed == static_cast<int64_t>(p.steps.size()));
+  CHECK(elsewhere > 0);  // the runs did overlap
+  auto c = cache::Cache::open(dir / "cache");
+  CHECK(c->get(p.steps.back().key)->substr(0, 4) == "agg(");
+}
+
+TEST_CASE("a run waits for a step another run holds and reads its result", "[runner][claims]") {
+  Fixture f;
+  f.diamond();
+  auto other = cache::Cache::open(f.dir / "cache");
+  using CS = cache::ClaimState;
+  REQUIRE(other->claim({f.plan.steps[0].key}) == std::vector<CS>{CS::mine});  // "a"
+  SECTION("the holder stores it: read, not computed") {
+    std::thread holder([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      other->put(f.plan.steps[0].key, "generate", "a-from-elsewhere", {"t", 0, "cpu"});
+    });
+    exec::RunSummary s = f.run();
+    holder.join();
+    CHECK(s.elsewhere == 1);
+    CHECK(s.executed == 4);
+    CHECK(std::count(f.log.begin(), f.log.end(), "a") == 0);
+    CHECK(*f.cache->get(f.plan.steps[2].key) == "b(a-from-elsewhere,)");
+  }
+  SECTION("the holder gives it back (failed, or ended): computed here") {
+    std::thread holder([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      other->release_claims();
+    });
+    exec::RunSummary s = f.run();
+    holder.join();
+    CHECK(s.elsewhere == 0);
+    CHECK(s.executed == 5);
+    CHECK(std::count(f.log.begin(), f.log.end(), "a") == 1);
+  }
 }

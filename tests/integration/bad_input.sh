@@ -38,6 +38,16 @@ set +e
 set -e
 expect_eq "$rc" 2 "missing argument"
 
+# --out naming a folder of the user's: refused before any work (the report folder is replaced whole).
+mkdir -p mine && echo "years of work" > mine/thesis.tex
+set +e
+"$GHX" run experiments/demo.toml --out mine >/dev/null 2>err.txt; rc=$?
+set -e
+expect_eq "$rc" 2 "exit code for --out on a folder of the user's"
+grep "not a ghx report folder" err.txt >/dev/null || fail "--out message: $(cat err.txt)"
+expect_eq "$(cat mine/thesis.tex)" "years of work" "the user's file"
+[ ! -e cache/ghx.db ] || [ "$(sqlite3 cache/ghx.db 'select count(*) from steps')" = 0 ] || fail "steps ran before --out was refused"
+
 # A failing step: exit 1, the rest kept; its dependents are not run.
 sed 's#targets/manga/#targets/bad/#' suites/styles_demo.toml > suites/bad_suite.toml
 mkdir -p suites/targets/bad && printf 'not an image' > suites/targets/bad/x.png
