@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <filesystem>
 #include <iostream>
@@ -85,6 +87,9 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
   std::error_code ec;
   fs::create_directories(dir + "/objects", ec);
   if (ec) throw Error(dir + ": cannot create cache folder: " + ec.message());
+  if (::access(dir.c_str(), W_OK) != 0 || ::access((dir + "/objects").c_str(), W_OK) != 0)
+    throw Error(dir + ": the cache folder is not writable (" + std::strerror(errno) +
+                "); ghx writes results there: use another --cache or make it writable");
   std::string db_path = dir + "/ghx.db";
   const std::string netfs = util::network_fs_of(dir);
   if (sharing == Sharing::automatic) {

@@ -438,12 +438,20 @@ int cmd_run(const RunArgs& a) {
       }
     }
   }
-  for (const auto& f : sum.failures) std::cerr << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
+  if (!sum.storage_error.empty()) {
+    // One message for the cause; the steps it failed are not the steps' fault.
+    std::cerr << "ghx: error: cache " << cache->dir() << " cannot store results: " << sum.storage_error
+              << "\n  the run stopped; every step it finished is kept: fix the storage (space, permissions) and run again\n";
+  }
+  for (const auto& f : sum.failures)
+    if (sum.storage_error.empty() || f.error.rfind("cannot store result: ", 0) != 0)
+      std::cerr << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
   if (a.json) {
     json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed}, {"elsewhere", sum.elsewhere},
               {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
               {"report", report_path.empty() ? json(nullptr) : json(report_path)}};
     if (!import_json.is_null()) j["import"] = import_json;
+    if (!sum.storage_error.empty()) j["storage_error"] = sum.storage_error;
     std::cout << j.dump() << "\n";
   } else {
     std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, ";

@@ -105,7 +105,7 @@ class Run {
  private:
   bool interrupted() const { return m_opts.interrupted && m_opts.interrupted->load(); }
   bool stopping() const {
-    return interrupted() || (m_opts.keep_going == KeepGoing::no && m_any_failed.load());
+    return interrupted() || m_storage_failed.load() || (m_opts.keep_going == KeepGoing::no && m_any_failed.load());
   }
 
   void run_level(const std::vector<uint32_t>& ids) {
@@ -319,6 +319,13 @@ class Run {
       if (o.ok) m_cache.put(s.key, plan::kind_name(s.kind), o.bytes, prov, o.meta);
       else m_cache.put_failure(s.key, plan::kind_name(s.kind), o.error, prov);
     } catch (const std::exception& e) {
+      // The cache cannot take results (disk full, read-only, I/O error): no step's fault, and
+      // every next one would fail the same way. Stop, even with --keep-going.
+      {
+        std::lock_guard<std::mutex> lock(m_sum_mu);
+        if (m_sum.storage_error.empty()) m_sum.storage_error = e.what();
+      }
+      m_storage_failed = true;
       if (o.ok) {
         o.ok = false;
         o.error = std::string("cannot store result: ") + e.what();
@@ -350,6 +357,7 @@ class Run {
   RunSummary m_sum;
   std::mutex m_sum_mu;
   std::atomic<bool> m_any_failed{false};
+  std::atomic<bool> m_storage_failed{false};
   std::vector<uint32_t> m_busy;  // steps of the current level that other runs hold (m_sum_mu)
   std::unordered_set<uint32_t> m_shared;  // steps with many users: results kept in memory
   std::unordered_map<uint32_t, std::shared_ptr<const std::string>> m_shared_results;

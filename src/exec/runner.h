@@ -46,6 +46,7 @@ struct RunSummary {
   int64_t failed = 0;
   int64_t skipped = 0;    ///< not run: an input failed, or the run stopped early
   bool interrupted = false;
+  std::string storage_error;  ///< the cache could not store a result (disk full, read-only): the run stopped
   std::vector<FailedStep> failures;
 };
 

@@ -29,7 +29,13 @@ namespace {
 constexpr int k_conv_indices[] = {0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28};
 constexpr int k_style_indices[] = {0, 5, 10, 19, 28};
 constexpr int k_last_index = 28;
-constexpr int k_batch = 4;  // images per forward pass
+// One image per forward pass. oneDNN picks its convolution kernels by shape, batch size
+// included, so an image's Grams had other low bits in a batch of 4 than alone: a resumed run,
+// batching what was left, wrote other style losses than an uninterrupted one (found by
+// tests/integration/crash_points.sh). One at a time is also faster here: whole-process
+// `ghx score style` of 8 images + 2 targets at 512x512 on 2 cores, 10.4 s and 532 MB peak, against
+// 11.9 s and 1307 MB in batches of 4.
+constexpr int k_batch = 1;
 constexpr int k_min_side = 16;  // four 2x2 pools must leave at least one pixel
 constexpr float k_mean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float k_std[3] = {0.229f, 0.224f, 0.225f};
