@@ -3,6 +3,7 @@
 # Usage: scripts/setup.sh            (build dependencies: enough for the demo)
 #        scripts/setup.sh --test     (also what the test suite needs: Chromium for the report test)
 #        scripts/setup.sh --bench    (also the tools bench/ compares against)
+#        scripts/setup.sh --fuzz     (also clang and libFuzzer, for scripts/fuzz.sh)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -19,7 +20,9 @@ for arg in "$@"; do
     --bench) pkgs+=(snakemake python3-torch python3-torchvision time) ;;
     # The report's screenshot test renders report.html in headless Chromium (with a font).
     --test) pkgs+=(chromium fonts-dejavu-core) ;;
-    *) echo "usage: scripts/setup.sh [--bench] [--test]" >&2; exit 2 ;;
+    # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "usage: scripts/setup.sh [--bench] [--test] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 missing=()

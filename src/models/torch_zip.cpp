@@ -570,8 +570,9 @@ std::map<std::string, TensorInfo> Unpickler::run() {
           bad(std::string("the pickle holds ") + kind_name(root.kind) + ", a state dict (dict of tensors) expected");
         }
         std::map<std::string, TensorInfo> out;
-        for (const auto& [name, ref] : named) {
-          const Value& val = at(ref);
+        for (const auto& entry : named) {
+          const std::string& name = entry.first;  // a structured binding cannot be captured (C++17)
+          const Value& val = at(entry.second);
           const Value& st = at(val.storage);
           auto bad_key = [&](const std::string& msg) { fail(m_path, "tensor '" + name + "': " + msg); };
           if (val.shape.size() != val.stride.size()) bad_key("size and stride have different lengths");
