@@ -167,6 +167,8 @@ class Cache : public plan::HashMemo {
   /// Inside a transaction: holders of `runs` that are alive; removes the dead ones and their
   /// claims when `reap`. `oldest_ms` gets the earliest start of a live run other than this one.
   std::unordered_set<std::string> live_holders(bool reap, int64_t* oldest_ms);
+  /// Inside a write transaction: removes a holder's claims and its `runs` row.
+  void forget_holder(const std::string& holder);
 
   std::string m_dir;
   std::unique_ptr<SQLite::Database> m_db;

@@ -60,17 +60,18 @@ std::unordered_set<std::string> Cache::live_holders(bool reap, int64_t* oldest_m
     else dead.push_back(std::move(holder));
   }
   q.reset();
-  if (reap) {
-    for (const auto& d : dead) {
-      SQLite::Statement c(*m_db, "DELETE FROM claims WHERE holder = ?");
-      c.bind(1, d);
-      c.exec();
-      SQLite::Statement r(*m_db, "DELETE FROM runs WHERE holder = ?");
-      r.bind(1, d);
-      r.exec();
-    }
-  }
+  if (reap)
+    for (const auto& d : dead) forget_holder(d);
   return live;
+}
+
+void Cache::forget_holder(const std::string& holder) {
+  SQLite::Statement c(*m_db, "DELETE FROM claims WHERE holder = ?");
+  c.bind(1, holder);
+  c.exec();
+  SQLite::Statement r(*m_db, "DELETE FROM runs WHERE holder = ?");
+  r.bind(1, holder);
+  r.exec();
 }
 
 std::vector<ClaimState> Cache::claim(const std::vector<plan::StepKey>& keys) {
@@ -125,12 +126,7 @@ void Cache::release_claims() {
   if (!m_joined) return;
   try {
     WriteTx tx(*m_db);
-    SQLite::Statement c(*m_db, "DELETE FROM claims WHERE holder = ?");
-    c.bind(1, m_holder);
-    c.exec();
-    SQLite::Statement r(*m_db, "DELETE FROM runs WHERE holder = ?");
-    r.bind(1, m_holder);
-    r.exec();
+    forget_holder(m_holder);
     tx.commit();
     m_joined = false;
   } catch (const std::exception&) {

@@ -128,27 +128,10 @@ class Run {
     while (!m_busy.empty() && !stopping()) {
       std::vector<uint32_t> ids;
       ids.swap(m_busy);
-      std::vector<plan::StepKey> keys;
-      for (uint32_t i : ids) keys.push_back(m_plan.steps[i].key);
-      std::vector<cache::ClaimState> st;
-      try {
-        st = m_cache.claim(keys);
-      } catch (const std::exception& e) {
-        for (uint32_t i : ids) {
-          Outcome o;
-          o.error = std::string("cannot claim step: ") + e.what();
-          commit_outcome(i, o);
-        }
-        return;
-      }
       std::vector<uint32_t> mine, busy;
-      for (size_t k = 0; k < ids.size(); ++k) {
-        if (st[k] == cache::ClaimState::mine) mine.push_back(ids[k]);
-        else if (st[k] == cache::ClaimState::busy) busy.push_back(ids[k]);
-        else done_elsewhere(ids[k]);
-      }
+      if (!claim_steps(ids, &mine, &busy)) return;
       if (!mine.empty()) {
-        run_steps(mine, /*claimed=*/true);  // may leave some busy again (a third run won them)
+        run_steps(mine, /*claimed=*/true);
         delay_ms = 50;
       }
       m_busy.insert(m_busy.end(), busy.begin(), busy.end());
@@ -157,6 +140,31 @@ class Run {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       delay_ms = std::min(1000, delay_ms * 2);
     }
+  }
+
+  /// Claims `ids` in the cache: the steps this run got go to `mine`, those another run holds to
+  /// `busy`; those another run stored are counted done here. False when the cache cannot be
+  /// used: every step is then failed, with why.
+  bool claim_steps(const std::vector<uint32_t>& ids, std::vector<uint32_t>* mine, std::vector<uint32_t>* busy) {
+    std::vector<plan::StepKey> keys;
+    for (uint32_t i : ids) keys.push_back(m_plan.steps[i].key);
+    std::vector<cache::ClaimState> st;
+    try {
+      st = m_cache.claim(keys);
+    } catch (const std::exception& e) {
+      for (uint32_t i : ids) {
+        Outcome o;
+        o.error = std::string("cannot claim step: ") + e.what();
+        commit_outcome(i, o);
+      }
+      return false;
+    }
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (st[k] == cache::ClaimState::mine) mine->push_back(ids[k]);
+      else if (st[k] == cache::ClaimState::busy) busy->push_back(ids[k]);
+      else done_elsewhere(ids[k]);
+    }
+    return true;
   }
 
   void done_elsewhere(uint32_t i) {
@@ -274,29 +282,11 @@ class Run {
   /// wait_for_others(). `claimed`: the caller holds every claim already.
   void run_batch(std::vector<uint32_t> ids, bool claimed) {
     if (!claimed) {
-      std::vector<plan::StepKey> keys;
-      for (uint32_t i : ids) keys.push_back(m_plan.steps[i].key);
-      std::vector<cache::ClaimState> st;
-      try {
-        st = m_cache.claim(keys);
-      } catch (const std::exception& e) {  // the database is unusable: every step fails, with why
-        for (uint32_t i : ids) {
-          Outcome o;
-          o.error = std::string("cannot claim step: ") + e.what();
-          commit_outcome(i, o);
-        }
-        return;
-      }
-      std::vector<uint32_t> mine;
-      for (size_t k = 0; k < ids.size(); ++k) {
-        if (st[k] == cache::ClaimState::mine) {
-          mine.push_back(ids[k]);
-        } else if (st[k] == cache::ClaimState::done) {
-          done_elsewhere(ids[k]);
-        } else {
-          std::lock_guard<std::mutex> lock(m_sum_mu);
-          m_busy.push_back(ids[k]);
-        }
+      std::vector<uint32_t> mine, busy;
+      if (!claim_steps(ids, &mine, &busy)) return;
+      {
+        std::lock_guard<std::mutex> lock(m_sum_mu);
+        m_busy.insert(m_busy.end(), busy.begin(), busy.end());
       }
       ids.swap(mine);
       if (ids.empty()) return;
