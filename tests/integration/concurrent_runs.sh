@@ -29,6 +29,7 @@ sed -i 's/^n_iter = 2/n_iter = 8/' experiments/demo.toml
 "$GHX" run experiments/demo.toml --cache ref-cache --out ref8 --json >/dev/null 2>&1
 rm -rf cache reports
 for i in 1 2 3; do "$GHX" run experiments/demo.toml --json >"big$i.json" 2>"bigerr$i.txt" & eval "pid$i=$!"; done
+for _ in $(seq 1 200); do [ -e cache/ghx.db ] && break; sleep 0.02; done  # gc needs the cache to exist
 ( for _ in $(seq 1 40); do "$GHX" cache gc --json >>gc.json 2>&1 || echo "gc failed" >>gc.json; sleep 0.05; done ) &
 gcpid=$!
 for _ in $(seq 1 200); do
