@@ -573,7 +573,12 @@ int run_cli(int argc, char** argv) {
     c->add_option("--endpoint", b.endpoints, "Generation server URL (repeatable); replaces the review's endpoints");
     c->add_option("--connect-timeout", b.connect_timeout_s, "Seconds to wait for a server connection (default 10)");
   }
-  run_cmd->add_option("--timeout", ra.backends.timeout_s, "Seconds one generation request may take (default 600)");
+  run_cmd->add_option("--timeout", ra.backends.timeout_s,
+                      "Seconds one generation request may take, whole answer included (default 600)")
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--max-image-mb", ra.backends.max_image_mb,
+                      "Largest image a server may send, in MB; a larger answer fails its step (default 64)")
+      ->check(CLI::PositiveNumber);
   run_cmd->add_option("--retries", ra.backends.retries, "Retries on connection errors and 5xx (default 4)")
       ->check(CLI::Range(0, 100));
   run_cmd->add_option("--backoff", ra.backends.backoff_s, "First retry delay in seconds, doubled each time (default 0.5)");

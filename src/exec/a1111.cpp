@@ -12,11 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/lora.h"
+#include "exec/answers.h"
 #include "exec/http_backend.h"
 #include "exec/infotext.h"
 #include "models/hashes.h"
 #include "plan/plan.h"
 #include "util/error.h"
+#include "util/png.h"
 #include "util/png_text.h"
 #include "util/strings.h"
 
@@ -95,15 +97,20 @@ class A1111Executor : public Executor {
 
  private:
   /// POSTs with retries. Returns the answer body, or throws with the last failure.
-  std::string post_with_retries(EndpointPool& pool, const json& req, std::string* used) {
-    const std::string body = req.dump();
+  std::string post_with_retries(EndpointPool& pool, const json& req, int n, std::string* used) {
+    HttpCall call;
+    call.method = "POST";
+    call.path = "/sdapi/v1/txt2img";
+    call.what = "POST " + call.path;
+    call.body = req.dump();
+    call.connect_s = m_opts.connect_timeout_s;
+    call.deadline_s = m_opts.timeout_s;
+    call.max_body = answer_limit(m_opts, n);
     std::string answer;
-    *used = with_retries(pool, m_opts, req.value("batch_size", 1), [&](const std::string& url) {
-      auto c = client_for(url, m_opts.connect_timeout_s, m_opts.timeout_s);
-      auto res = c->Post("/sdapi/v1/txt2img", body, "application/json");
-      HttpFailure f = http_failure(url, res, "");
-      if (f.message.empty()) answer = std::move(res->body);
-      return f;
+    *used = with_retries(pool, m_opts, n, [&](const std::string& url) {
+      HttpReply r = http_call(url, call);
+      if (r.failure.message.empty()) answer = std::move(r.body);
+      return r.failure;
     });
     return answer;
   }
@@ -119,63 +126,66 @@ class A1111Executor : public Executor {
     };
     std::string url, body;
     try {
-      body = post_with_retries(m_pools.pool_for(first), req, &url);
+      body = post_with_retries(m_pools.pool_for(first), req, n, &url);
     } catch (const std::exception& e) {
       fail_all(e.what());
       return;
     }
     double per_image = std::chrono::duration<double>(Clock::now() - t0).count() / n;
+    const std::string host = host_of(url);
+    Txt2ImgAnswer ans;
     try {
-      json ans = json::parse(body);
-      json info = ans.at("info").is_string() ? json::parse(ans.at("info").get<std::string>()) : ans.at("info");
-      const json& images = ans.at("images");
-      int first_image = info.value("index_of_first_image", 0);
-      std::string got_hash = info.value("sd_model_hash", "");
-      std::string want_hash = expected_autov2(first.param("checkpoint"));
-      if (!want_hash.empty() && got_hash.compare(0, want_hash.size(), want_hash) != 0) {
-        fail_all(host_of(url) + " generated with model " + info.value("sd_model_name", "?") + " [" + got_hash +
-                 "], not the requested " + first.param("checkpoint.server_name") + " [" + want_hash + "]");
-        return;
-      }
-      if (static_cast<int>(images.size()) - first_image < n)
-        throw Error("answer has " + std::to_string(images.size() - first_image) + " images, asked for " + std::to_string(n));
-      const json& seeds = info.at("all_seeds");
-      for (int k = 0; k < n; ++k) {
-        size_t i = idx[static_cast<size_t>(k)];
-        int64_t want_seed = seed0 + k;
-        int64_t got_seed = seeds.at(static_cast<size_t>(k)).get<int64_t>();
-        if (got_seed != want_seed) {
-          out[i].error = host_of(url) + ": image " + std::to_string(k) + " has seed " + std::to_string(got_seed) +
-                         ", expected " + std::to_string(want_seed);
-          continue;
+      ans = parse_txt2img_answer(body);
+    } catch (const std::exception& e) {
+      fail_all(host + ": " + e.what());
+      return;
+    }
+    body.clear();
+    body.shrink_to_fit();
+    const std::string& got_hash = ans.model_hash;
+    std::string want_hash = expected_autov2(first.param("checkpoint"));
+    if (!want_hash.empty() && got_hash.compare(0, want_hash.size(), want_hash) != 0) {
+      fail_all(host + " generated with model " + (ans.model_name.empty() ? "?" : ans.model_name) + " [" + got_hash +
+               "], not the requested " + first.param("checkpoint.server_name") + " [" + want_hash + "]");
+      return;
+    }
+    if (ans.images.size() < static_cast<size_t>(n) || ans.seeds.size() < static_cast<size_t>(n)) {
+      fail_all(host + ": malformed answer: " + std::to_string(ans.images.size()) + " images and " +
+               std::to_string(ans.seeds.size()) + " seeds for " + std::to_string(n) + " asked for");
+      return;
+    }
+    for (int k = 0; k < n; ++k) {
+      const size_t i = idx[static_cast<size_t>(k)];
+      const std::string what = host + ": image " + std::to_string(k);
+      try {
+        const int64_t want_seed = seed0 + k;
+        const int64_t got_seed = ans.seeds[static_cast<size_t>(k)];
+        if (got_seed != want_seed)
+          throw Error(what + " has seed " + std::to_string(got_seed) + ", expected " + std::to_string(want_seed));
+        std::string png;
+        try {
+          png = util::base64_decode(ans.images[static_cast<size_t>(k)]);
+        } catch (const std::exception& e) {
+          throw Error(what + " is not base64: " + e.what());
         }
-        std::string png = util::base64_decode(images.at(static_cast<size_t>(first_image + k)).get<std::string>());
-        if (!util::is_png(png)) {
-          out[i].error = host_of(url) + ": image " + std::to_string(k) + " is not a PNG";
-          continue;
-        }
-        std::string infotext;
-        if (info.contains("infotexts") && info["infotexts"].size() > static_cast<size_t>(k))
-          infotext = info["infotexts"][static_cast<size_t>(k)].get<std::string>();
-        auto chunks = util::png_text_chunks(png, "image from " + host_of(url));
+        util::check_png(png, what, k_max_image_pixels);
+        std::string infotext = static_cast<size_t>(k) < ans.infotexts.size() ? ans.infotexts[static_cast<size_t>(k)] : "";
+        auto chunks = util::png_text_chunks(png, what);
         if (!chunks.count("parameters")) {
-          if (infotext.empty()) infotext = make_infotext(*jobs[i].step, got_hash, info);
-          png = util::png_set_text(png, "parameters", infotext, "image from " + host_of(url));
+          if (infotext.empty()) infotext = make_infotext(*jobs[i].step, got_hash, ans.model_name);
+          png = util::png_set_text(png, "parameters", infotext, what);
         } else {
           infotext = chunks["parameters"];
         }
         std::vector<std::map<std::string, std::string>> loras;
         const std::string lora_problem = a1111_check_loras(
             *jobs[i].step, infotext, [](const std::string& f) { return a1111_lora_hash(f).lora; }, &loras);
-        if (!lora_problem.empty()) {
-          out[i].error = host_of(url) + ": " + lora_problem;
-          continue;
-        }
+        if (!lora_problem.empty()) throw Error(host + ": " + lora_problem);
         json meta = {{"backend", "a1111"},
                      {"endpoint", url},
                      {"request", req},
                      {"answer",
-                      {{"sd_model_name", info.value("sd_model_name", "")},
+                      {{"sd_model_name", ans.model_name},
                        {"sd_model_hash", got_hash},
                        {"seed", got_seed},
                        {"index", k},
@@ -187,17 +197,17 @@ class A1111Executor : public Executor {
         out[i].meta = meta.dump();
         out[i].device = url;
         out[i].duration_s = per_image;
+      } catch (const std::exception& e) {
+        out[i] = Outcome{};
+        out[i].error = e.what();
       }
-    } catch (const std::exception& e) {
-      for (size_t i : idx)
-        if (!out[i].ok && out[i].error.empty()) out[i].error = host_of(url) + ": malformed answer: " + e.what();
     }
   }
 
-  static std::string make_infotext(const plan::Step& s, const std::string& hash, const json& info) {
+  static std::string make_infotext(const plan::Step& s, const std::string& hash, const std::string& model_name) {
     Infotext t = infotext_of_step(s);
     if (!hash.empty()) t.set("Model hash", hash);
-    t.set("Model", info.value("sd_model_name", s.param("checkpoint.server_name")));
+    t.set("Model", model_name.empty() ? s.param("checkpoint.server_name") : model_name);
     return t.format();
   }
 
@@ -293,34 +303,29 @@ std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options) {
 }
 
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s) {
-  auto c = client_for(url, timeout_s, timeout_s);
-  auto res = c->Get("/sdapi/v1/sd-models");
-  if (!res) throw Error(host_of(url) + ": " + httplib::to_string(res.error()));
-  if (res->status != 200) throw Error(host_of(url) + ": HTTP " + std::to_string(res->status) + " from /sdapi/v1/sd-models");
-  std::vector<ServerModel> out;
+  HttpCall call;
+  call.path = "/sdapi/v1/sd-models";
+  call.what = "GET " + call.path;
+  call.connect_s = call.deadline_s = timeout_s;
+  HttpReply r = http_call(url, call);
+  if (!r.failure.message.empty()) throw Error(r.failure.message);
   try {
-    for (const auto& m : json::parse(res->body)) {
-      ServerModel s;
-      s.title = m.value("title", "");
-      s.model_name = m.value("model_name", "");
-      s.hash = m["hash"].is_string() ? m["hash"].get<std::string>() : "";
-      s.sha256 = m["sha256"].is_string() ? m["sha256"].get<std::string>() : "";
-      s.filename = m.value("filename", "");
-      out.push_back(std::move(s));
-    }
+    return parse_sd_models(r.body);
   } catch (const std::exception& e) {
-    throw Error(host_of(url) + ": malformed /sdapi/v1/sd-models answer: " + e.what());
+    throw Error(host_of(url) + ": " + call.what + ": " + e.what());
   }
-  return out;
 }
 
 void a1111_load_model(const std::string& url, const std::string& title, double connect_timeout_s, double timeout_s) {
-  auto c = client_for(url, connect_timeout_s, timeout_s);
-  const json body = {{"sd_model_checkpoint", title}};
-  auto res = c->Post("/sdapi/v1/options", body.dump(), "application/json");
-  if (!res) throw Error(host_of(url) + ": " + httplib::to_string(res.error()));
-  if (res->status != 200)
-    throw Error(host_of(url) + ": HTTP " + std::to_string(res->status) + " loading '" + title + "' (/sdapi/v1/options)");
+  HttpCall call;
+  call.method = "POST";
+  call.path = "/sdapi/v1/options";
+  call.what = "loading '" + title + "' (POST " + call.path + ")";
+  call.body = json{{"sd_model_checkpoint", title}}.dump();
+  call.connect_s = connect_timeout_s;
+  call.deadline_s = timeout_s;
+  HttpReply r = http_call(url, call);
+  if (!r.failure.message.empty()) throw Error(r.failure.message);
 }
 
 std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, double timeout_s,

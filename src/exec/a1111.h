@@ -22,19 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "exec/answers.h"
 #include "exec/executor.h"
 
 namespace ghx::exec {
 
 std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options);
-
-struct ServerModel {
-  std::string title;  ///< "name.safetensors [0123456789]"
-  std::string model_name;
-  std::string hash;    ///< AutoV2 (10 hex) or ""
-  std::string sha256;  ///< or "" when the server has not computed it
-  std::string filename;
-};
 
 /// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);

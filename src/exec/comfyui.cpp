@@ -15,9 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/lora.h"
+#include "exec/answers.h"
 #include "exec/http_backend.h"
 #include "exec/infotext.h"
 #include "util/error.h"
+#include "util/png.h"
 #include "util/png_text.h"
 #include "util/strings.h"
 
@@ -121,28 +123,6 @@ void fill_node(json& v, const std::map<std::string, std::string>& values, std::s
     v = fill_text(s, values, used);
   } else if (v.is_array() || v.is_object()) {
     for (auto& e : v) fill_node(e, values, used);
-  }
-}
-
-/// "ckpt_name: 'x' not in [...]" lines of a 400's node_errors (or its error message).
-std::string validation_message(const std::string& body) {
-  try {
-    json j = json::parse(body);
-    std::string msg;
-    if (j.contains("node_errors") && j["node_errors"].is_object()) {
-      for (const auto& [node, e] : j["node_errors"].items()) {
-        for (const auto& err : e.value("errors", json::array())) {
-          if (!msg.empty()) msg += "; ";
-          msg += "node " + node + " (" + e.value("class_type", "?") + "): " + err.value("message", "") +
-                 (err.value("details", "").empty() ? "" : ": " + err.value("details", ""));
-        }
-      }
-    }
-    if (msg.empty() && j.contains("error") && j["error"].is_object())
-      msg = j["error"].value("message", "") + (j["error"].value("details", "").empty() ? "" : ": " + j["error"].value("details", ""));
-    return msg.empty() ? body.substr(0, 300) : msg;
-  } catch (const std::exception&) {
-    return body.substr(0, 300);
   }
 }
 
@@ -277,19 +257,16 @@ class ComfyUIExecutor : public Executor {
         return {};
       }
     }
-    auto c = client_for(url, m_opts.connect_timeout_s, m_opts.connect_timeout_s);
-    const std::string what = "/object_info/" + node;
-    auto res = c->Get(what.c_str());
-    HttpFailure f = http_failure(url, res, "GET " + what);
-    if (!f.message.empty()) return f;
+    HttpCall call;
+    call.path = "/object_info/" + node;
+    call.what = "GET " + call.path;
+    call.connect_s = call.deadline_s = m_opts.connect_timeout_s;
+    HttpReply r = http_call(url, call);
+    if (!r.failure.message.empty()) return r.failure;
     try {
-      json j = json::parse(res->body);
-      if (!j.contains(node)) throw Error(host_of(url) + ": the server has no " + node + " node");
-      for (const auto& n : j.at(node).at("input").at("required").at(input).at(0)) names.push_back(n.get<std::string>());
-    } catch (const Error&) {
-      throw;
+      names = parse_node_choices(r.body, node, input);
     } catch (const std::exception& e) {
-      throw Error(host_of(url) + ": malformed " + what + " answer: " + e.what());
+      throw Error(host_of(url) + ": " + call.what + ": " + e.what());
     }
     std::lock_guard<std::mutex> lock(m_mu);
     m_choices[memo] = names;
@@ -325,67 +302,66 @@ class ComfyUIExecutor : public Executor {
           throw Error(host_of(u) + ": " + e.what());
         }
       }
-      auto c = client_for(u, m_opts.connect_timeout_s, m_opts.timeout_s);
-      auto res = c->Post("/prompt", req.dump(), "application/json");
-      if (res && res->status == 400)
-        throw Error(host_of(u) + ": ComfyUI rejected the workflow: " + validation_message(res->body));
-      if (HttpFailure f = http_failure(u, res, "POST /prompt"); !f.message.empty()) return f;
+      const auto deadline = Clock::now() + std::chrono::duration<double>(m_opts.timeout_s);
+      auto left = [&] { return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count()); };
+      HttpCall call;
+      call.connect_s = m_opts.connect_timeout_s;
+      call.method = "POST";
+      call.path = "/prompt";
+      call.what = "POST /prompt";
+      call.body = req.dump();
+      call.deadline_s = left();
+      HttpReply r = http_call(u, call);
+      if (r.status == 400)
+        throw Error(host_of(u) + ": ComfyUI rejected the workflow: " + comfyui_validation_message(r.body));
+      if (!r.failure.message.empty()) return r.failure;
       try {
-        prompt_id = json::parse(res->body).at("prompt_id").get<std::string>();
+        prompt_id = parse_prompt_answer(r.body);
       } catch (const std::exception& e) {
-        throw Error(host_of(u) + ": malformed /prompt answer: " + e.what());
+        throw Error(host_of(u) + ": POST /prompt: " + e.what());
       }
       // 3. poll the history until the outputs appear
-      json entry;
+      HistoryEntry entry;
       double interval = 0.05;
-      auto deadline = Clock::now() + std::chrono::duration<double>(m_opts.timeout_s);
+      call = HttpCall{};
+      call.connect_s = m_opts.connect_timeout_s;
+      call.path = "/history/" + prompt_id;
+      call.what = "GET /history";
       for (;;) {
-        auto h = c->Get(("/history/" + prompt_id).c_str());
-        if (HttpFailure f = http_failure(u, h, "GET /history"); !f.message.empty()) return f;
-        json j;
+        call.deadline_s = left();
+        HttpReply h = http_call(u, call);
+        if (!h.failure.message.empty()) return h.failure;
         try {
-          j = json::parse(h->body);
+          entry = parse_history(h.body, prompt_id);
         } catch (const std::exception& e) {
-          throw Error(host_of(u) + ": malformed /history answer: " + e.what());
+          throw Error(host_of(u) + ": GET /history: " + e.what());
         }
-        if (j.contains(prompt_id)) {
-          entry = j[prompt_id];
-          const json st = entry.value("status", json::object());
-          if (st.value("status_str", "") == "error") {
-            std::string why = "execution error";
-            for (const auto& m : st.value("messages", json::array()))
-              if (m.is_array() && m.size() == 2 && m[0] == "execution_error")
-                why = m[1].value("exception_message", why);
-            throw Error(host_of(u) + ": prompt " + prompt_id + " failed: " + why);
-          }
-          if (entry.contains("outputs") && !entry["outputs"].empty()) break;
-          if (st.value("completed", false)) throw Error(host_of(u) + ": prompt " + prompt_id + " finished without outputs");
-        }
-        if (Clock::now() + std::chrono::duration<double>(interval) > deadline)
+        if (entry.state == HistoryEntry::State::failed)
+          throw Error(host_of(u) + ": prompt " + prompt_id + " failed: " + entry.error);
+        if (entry.state == HistoryEntry::State::done) break;
+        if (left() < interval)
           throw Error(host_of(u) + ": no result for prompt " + prompt_id + " after " +
                       util::shortest_double(m_opts.timeout_s) + " s");
         std::this_thread::sleep_for(std::chrono::duration<double>(interval));
         interval = std::min(1.0, interval * 2);
       }
       // 4. the one image (saved outputs preferred over previews)
-      std::vector<json> saved, temp;
-      for (const auto& [node, o] : entry["outputs"].items())
-        for (const auto& im : o.value("images", json::array()))
-          (im.value("type", "output") == "output" ? saved : temp).push_back(im);
-      const std::vector<json>& imgs = saved.empty() ? temp : saved;
-      if (imgs.size() != 1)
-        throw Error(host_of(u) + ": prompt " + prompt_id + " made " + std::to_string(imgs.size()) +
+      if (entry.images.size() != 1)
+        throw Error(host_of(u) + ": prompt " + prompt_id + " made " + std::to_string(entry.images.size()) +
                     " images, expected 1 (the workflow's batch_size must be \"{{batch_size}}\")");
-      filename = imgs[0].value("filename", "");
-      subfolder = imgs[0].value("subfolder", "");
-      type = imgs[0].value("type", "output");
-      auto v = c->Get("/view", httplib::Params{{"filename", filename}, {"subfolder", subfolder}, {"type", type}},
-                      httplib::Headers{});
-      if (HttpFailure f = http_failure(u, v, "GET /view " + filename); !f.message.empty()) return f;
-      png = std::move(v->body);
+      filename = entry.images[0].filename;
+      subfolder = entry.images[0].subfolder;
+      type = entry.images[0].type;
+      call.path = httplib::append_query_params("/view", {{"filename", filename}, {"subfolder", subfolder}, {"type", type}});
+      call.what = "GET /view " + util::printable_prefix(filename, 100);
+      call.deadline_s = left();
+      call.max_body = answer_limit(m_opts, 1);
+      HttpReply v = http_call(u, call);
+      if (!v.failure.message.empty()) return v.failure;
+      png = std::move(v.body);
       return {};
     });
-    if (!util::is_png(png)) throw Error(host_of(url) + ": " + filename + " is not a PNG");
+    util::check_png(png, host_of(url) + ": " + util::printable_prefix(filename, 100), k_max_image_pixels);
     Infotext t = infotext_of_step(s);
     t.set("Model", server_name);
     const std::string infotext = t.format();
@@ -491,9 +467,11 @@ std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, dou
                                        std::vector<std::string>* errors) {
   std::vector<std::string> alive;
   for (const auto& u : urls) {
-    auto c = client_for(u, timeout_s, timeout_s);
-    auto res = c->Get("/system_stats");
-    HttpFailure f = http_failure(u, res, "GET /system_stats");
+    HttpCall call;
+    call.path = "/system_stats";
+    call.what = "GET /system_stats";
+    call.connect_s = call.deadline_s = timeout_s;
+    HttpFailure f = http_call(u, call).failure;
     if (f.message.empty()) alive.push_back(u);
     else if (errors) errors->push_back(f.message);
   }

@@ -1,7 +1,9 @@
 #include "exec/http_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <httplib.h>
@@ -12,15 +14,6 @@
 namespace ghx::exec {
 
 using Clock = std::chrono::steady_clock;
-
-std::unique_ptr<httplib::Client> client_for(const std::string& url, double connect_s, double read_s) {
-  auto c = std::make_unique<httplib::Client>(url);
-  c->set_connection_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
-  c->set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(read_s * 1e6)));
-  c->set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(connect_s * 1e6)));
-  c->set_keep_alive(false);
-  return c;
-}
 
 std::string host_of(const std::string& url) {
   auto p = url.find("://");
@@ -108,17 +101,130 @@ std::string EndpointPools::status() const {
   return s;
 }
 
-HttpFailure http_failure(const std::string& url, const httplib::Result& res, const std::string& what) {
-  HttpFailure f;
-  const std::string where = host_of(url) + ": " + (what.empty() ? "" : what + ": ");
-  if (!res) {
-    f.connection = true;
-    f.message = where + httplib::to_string(res.error());
-  } else if (res->status != 200) {
-    f.status = res->status;
-    f.message = where + "HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 200);
+namespace {
+
+/// Calls client.stop() (which shuts the socket down, ending a blocked read) when the deadline
+/// passes before the exchange ends; the reading side also checks the deadline per chunk.
+class Watchdog {
+ public:
+  Watchdog(httplib::Client& client, Clock::time_point deadline)
+      : m_thread([this, &client, deadline] {
+          std::unique_lock<std::mutex> lock(m_mu);
+          if (m_cv.wait_until(lock, deadline, [this] { return m_done; })) return;
+          m_fired = true;
+          lock.unlock();
+          client.stop();
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_done = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
   }
-  return f;
+  bool fired() {
+    std::lock_guard<std::mutex> lock(m_mu);
+    return m_fired;
+  }
+
+ private:
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  bool m_done = false;
+  bool m_fired = false;
+  std::thread m_thread;  // last: starts once the members above exist
+};
+
+}  // namespace
+
+size_t answer_limit(const BackendOptions& options, int images) {
+  const double per_image = std::max(0.0, options.max_image_mb) * 1e6 * 4 / 3;
+  return (size_t(1) << 20) + static_cast<size_t>(per_image * std::max(1, images));
+}
+
+std::string megabytes(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+HttpReply http_call(const std::string& url, const HttpCall& call) {
+  HttpReply out;
+  const std::string where = host_of(url) + ": " + (call.what.empty() ? "" : call.what + ": ");
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6));
+  httplib::Client c(url);
+  const auto connect = std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, std::min(call.connect_s, call.deadline_s)) * 1e6));
+  c.set_connection_timeout(connect);
+  c.set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6)));
+  c.set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6)));
+  c.set_keep_alive(false);
+
+  httplib::Request req;
+  req.method = call.method;
+  req.path = call.path;
+  if (call.method == "POST") {
+    req.body = call.body;
+    req.headers.emplace("Content-Type", "application/json");
+  }
+  bool too_large = false, late = false;
+  std::string body;
+  // A declared length over the limit is refused before any of the body is read; one within it
+  // is reserved at once (a body grown by doubling could take twice the limit).
+  req.response_handler = [&](const httplib::Response& r) {
+    if (!r.has_header("Content-Length")) return true;
+    const std::string v = r.get_header_value("Content-Length");
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0') return true;
+    if (n > call.max_body) {
+      too_large = true;
+      return false;
+    }
+    body.reserve(static_cast<size_t>(n));
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (Clock::now() > deadline) {
+      late = true;
+      return false;
+    }
+    if (body.size() + n > call.max_body) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  };
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  bool fired = false;
+  {
+    Watchdog dog(c, deadline);
+    res = c.send(req);
+    fired = dog.fired();
+  }
+  if (too_large) {
+    out.failure.message = where + "the answer is larger than " + megabytes(call.max_body) + " (cut off there)";
+    return out;
+  }
+  if (late || (fired && !res)) {
+    out.failure.connection = true;
+    out.failure.message = where + "no complete answer within " + util::shortest_double(call.deadline_s) + " s";
+    return out;
+  }
+  if (!res) {
+    out.failure.connection = true;
+    out.failure.message = where + httplib::to_string(res.error());
+    return out;
+  }
+  out.status = res->status;
+  out.body = std::move(body);
+  if (res->status != 200) {
+    out.failure.status = res->status;
+    out.failure.message = where + "HTTP " + std::to_string(res->status) + " " + util::printable_prefix(out.body, 200);
+  }
+  return out;
 }
 
 std::string with_retries(EndpointPool& pool, const BackendOptions& options, int images,

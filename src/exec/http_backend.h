@@ -1,10 +1,12 @@
 #pragma once
 // Pieces shared by the HTTP generation backends (a1111.cpp, comfyui.cpp).
-// Owns: HTTP clients with the configured timeouts; the endpoint pool (one request in flight per
+// Owns: one HTTP exchange with an overall deadline and a body limit (http_call); the endpoint pool (one request in flight per
 // endpoint, shared by the runner's workers; an endpoint that fails to answer three times in a row
 // is dropped while the others go on); the retry loop (exponential backoff on connection errors
 // and 5xx, 4xx final); the key that makes generate steps share a request.
 // Fails: with_retries throws ghx::Error naming the endpoint and the last failure.
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,9 +24,6 @@ class Result;
 }  // namespace httplib
 
 namespace ghx::exec {
-
-/// "http://host:port" -> a client with the given timeouts (keep-alive off).
-std::unique_ptr<httplib::Client> client_for(const std::string& url, double connect_s, double read_s);
 
 /// "http://host:port" -> "host:port" (for messages).
 std::string host_of(const std::string& url);
@@ -77,9 +76,40 @@ struct HttpFailure {
   std::string message;      ///< "host:port: ..." ; "" = success
 };
 
-/// The failure for an httplib result that is missing or not 200 ("" message when 200).
-/// `what` names the request in messages ("POST /prompt"; "" for none).
-HttpFailure http_failure(const std::string& url, const httplib::Result& res, const std::string& what);
+/// One exchange with a server. A hostile or broken server cannot hold a worker or its memory:
+/// `deadline_s` bounds the whole exchange (connect, send, status line, headers, body; a server
+/// that trickles 1 byte a second is cut off at the deadline, not at each read), and `max_body`
+/// bounds the answer (reading stops at the first byte past it).
+struct HttpCall {
+  std::string method = "GET";  ///< "GET" or "POST"
+  std::string path;            ///< with its query string
+  std::string body;            ///< POST body, sent as application/json
+  std::string what;            ///< the request in messages ("POST /prompt"); "" for none
+  double connect_s = 10;
+  double deadline_s = 600;
+  size_t max_body = 16u << 20;
+};
+
+/// What an exchange came to. `failure.message` is "" when the status is 200 and the body came
+/// whole. Failure kinds: no answer, or no complete answer by the deadline (connection = true:
+/// retried); an answer over max_body (status 0, connection false: final); any status but 200
+/// (`status` and the start of the body in the message; `body` holds the answer).
+struct HttpReply {
+  HttpFailure failure;
+  int status = 0;
+  std::string body;
+};
+HttpReply http_call(const std::string& url, const HttpCall& call);
+
+/// The most pixels an image from a server may have (8192 x 8192); checked before decoding.
+constexpr uint64_t k_max_image_pixels = uint64_t(1) << 26;
+
+/// The longest answer read for a request of `images` images: 1 MiB of JSON and, per image,
+/// options.max_image_mb as base64 (4/3 of it).
+size_t answer_limit(const BackendOptions& options, int images);
+
+/// "12.5 MB" for messages.
+std::string megabytes(size_t bytes);
 
 /// Runs `attempt(url)` on a free endpoint of `pool`, again after connection failures and 5xx
 /// (up to options.retries more times, sleeping backoff_s, doubled each time); a 4xx is final.

@@ -20,6 +20,16 @@ std::string shortest_double(double v) {
   return std::string(buf, res.ptr);
 }
 
+std::string printable_prefix(std::string_view text, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    out += c == '\n' || c == '\t' || c == '\r' ? ' ' : (c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 std::string shortest_float(float v) {
   if (std::isnan(v)) return "nan";
   char buf[64];

@@ -26,6 +26,9 @@ bool iequals(std::string_view a, std::string_view b);
 /// Standard base64 (RFC 4648, with padding). decode throws ghx::Error on invalid input.
 std::string base64_encode(std::string_view bytes);
 std::string base64_decode(std::string_view text);
+/// At most `max` bytes of outside text for a message: control bytes and bytes >= 0x7f shown as
+/// '?', newlines and tabs as spaces, "..." when cut ("" stays "").
+std::string printable_prefix(std::string_view text, size_t max);
 /// Human duration: "850ms", "12.3s", "4m05s", "1h02m".
 std::string human_duration(double seconds);
 

@@ -83,8 +83,38 @@ void FakeFaults::set_history_delay_polls(int n) {
   m_history_delay_polls = std::max(0, n);
 }
 
+void FakeFaults::hostile_next(int n, Hostile kind) {
+  std::lock_guard<std::mutex> l(m_mutex);
+  m_hostile_count = std::max(0, n);
+  m_hostile = kind;
+}
+
+void FakeFaults::set_trickle_s(double seconds) {
+  std::lock_guard<std::mutex> l(m_mutex);
+  m_trickle_s = std::max(0.0, seconds);
+}
+
+void FakeFaults::set_huge_mb(int mb) {
+  std::lock_guard<std::mutex> l(m_mutex);
+  m_huge_mb = std::max(1, mb);
+}
+
+double FakeFaults::trickle_s() const {
+  std::lock_guard<std::mutex> l(m_mutex);
+  return m_trickle_s;
+}
+
+int FakeFaults::huge_mb() const {
+  std::lock_guard<std::mutex> l(m_mutex);
+  return m_huge_mb;
+}
+
 void FakeFaults::reset() {
   std::lock_guard<std::mutex> l(m_mutex);
+  m_hostile_count = 0;
+  m_hostile = Hostile::none;
+  m_trickle_s = 1;
+  m_huge_mb = 200;
   m_fail_count = 0;
   m_fail_status = 500;
   m_drop_count = 0;
@@ -131,6 +161,9 @@ FakeFaults::Decision FakeFaults::next_generation() {
     --m_fail_count;
     d.verdict = Verdict::Fail;
     d.status = m_fail_status;
+  } else if (m_hostile_count > 0) {
+    --m_hostile_count;
+    d.hostile = m_hostile;
   }
   if (m_die_after > 0 && --m_die_after == 0) {
     m_die_after = -1;
@@ -315,6 +348,8 @@ bool shutdown_connection(int server_port, int peer_port) {
   return false;
 }
 
+const char* const k_html_page = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>";
+
 json parse_body(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) return json(body);
@@ -391,8 +426,10 @@ class ServerCore {
   }
 
   /// Applies the faults to one generation request. False: answered (or dropped); return.
-  bool gate(const httplib::Request& req, httplib::Response& res, const FailBody& fail_body) {
+  bool gate(const httplib::Request& req, httplib::Response& res, const FailBody& fail_body,
+            Hostile* hostile = nullptr) {
     FakeFaults::Decision d = m_faults.next_generation();
+    if (hostile) *hostile = d.hostile;
     if (d.die) m_server.stop();  // closes the listening socket; this connection stays up
     double delay = m_faults.delay_s();
     if (delay > 0) {
@@ -411,6 +448,50 @@ class ServerCore {
       return false;
     }
     return true;
+  }
+
+  /// Sends `body` one byte per faults().trickle_s() seconds (stop() ends it).
+  void send_trickle(httplib::Response& res, std::string body, const std::string& type) {
+    res.status = 200;
+    auto text = std::make_shared<std::string>(std::move(body));
+    const double interval = m_faults.trickle_s();
+    res.set_content_provider(text->size(), type, [this, text, interval](size_t offset, size_t, httplib::DataSink& sink) {
+      if (offset > 0) {
+        std::unique_lock<std::mutex> l(m_wait_mutex);
+        if (m_wait_cv.wait_for(l, std::chrono::duration<double>(interval), [this] { return m_stopping; })) return false;
+      }
+      return sink.write(text->data() + offset, 1);
+    });
+  }
+
+  /// Sends faults().huge_mb() MB: `prefix`, then 'A' to the end, 64 KiB at a time.
+  void send_huge(httplib::Response& res, const std::string& prefix, const std::string& type, bool chunked) {
+    res.status = 200;
+    const size_t total = size_t(m_faults.huge_mb()) << 20;
+    auto piece = [prefix, total](size_t offset, size_t length) {
+      static const std::string fill(64 << 10, 'A');
+      std::string chunk = offset < prefix.size() ? prefix.substr(offset) : std::string();
+      const size_t want = std::min({length, fill.size(), total - offset});
+      if (chunk.size() < want) chunk += fill.substr(0, want - chunk.size());
+      return chunk;
+    };
+    if (!chunked) {
+      res.set_content_provider(total, type, [piece, total](size_t offset, size_t length, httplib::DataSink& sink) {
+        const std::string c = piece(offset, length);
+        return sink.write(c.data(), c.size());
+      });
+      return;
+    }
+    auto sent = std::make_shared<size_t>(0);
+    res.set_chunked_content_provider(type, [piece, total, sent](size_t, httplib::DataSink& sink) {
+      if (*sent >= total) {
+        sink.done();
+        return true;
+      }
+      const std::string c = piece(*sent, total - *sent);
+      *sent += c.size();
+      return sink.write(c.data(), c.size());
+    });
   }
 
  private:
@@ -797,19 +878,27 @@ struct FakeA1111::Impl {
       std::lock_guard<std::mutex> l(mutex);
       txt2img_log.push_back(body);
     }
-    if (!core.gate(req, res, fail_body)) return;
+    Hostile hostile = Hostile::none;
+    if (!core.gate(req, res, fail_body, &hostile)) return;
     if (!body.is_object()) {
       send_json(res, fastapi_422("__root__", "value is not a valid dict"), 422);
       return;
     }
+    if (hostile == Hostile::error_inside) {
+      send_json(res, {{"error", "OutOfMemoryError"},
+                      {"detail", ""},
+                      {"body", ""},
+                      {"errors", "CUDA out of memory. Tried to allocate 2.00 GiB (fake_webui: hostile_next)"}});
+      return;
+    }
     try {
-      generate(body, res);
+      generate(body, res, hostile);
     } catch (const FieldError& e) {
       send_json(res, fastapi_422(e.field, e.what()), 422);
     }
   }
 
-  void generate(const json& body, httplib::Response& res) {
+  void generate(const json& body, httplib::Response& res, Hostile hostile) {
     const std::string prompt = get_string(body, "prompt", "");
     const std::string negative = get_string(body, "negative_prompt", "");
     int64_t seed = get_int(body, "seed", -1);
@@ -1018,7 +1107,18 @@ struct FakeA1111::Impl {
                  {"version", "fake-a1111"}};
     json parameters = default_parameters();
     for (const auto& [k, v] : body.items()) parameters[k] = v;
-    send_json(res, {{"images", images}, {"parameters", parameters}, {"info", info.dump()}});
+    if (hostile == Hostile::wrong_types)
+      for (auto& seed : info["all_seeds"]) seed = std::to_string(seed.get<int64_t>());
+    if (hostile == Hostile::not_image || hostile == Hostile::truncated_png)
+      for (auto& im : images) {
+        const std::string png = fake_base64_decode(im.get<std::string>());
+        im = fake_base64_encode(hostile == Hostile::not_image ? std::string(k_html_page) : png.substr(0, png.size() / 2));
+      }
+    const json answer = {{"images", images}, {"parameters", parameters}, {"info", info.dump()}};
+    if (hostile == Hostile::trickle) return core.send_trickle(res, answer.dump(), "application/json");
+    if (hostile == Hostile::huge || hostile == Hostile::huge_chunked)
+      return core.send_huge(res, "{\"images\": [\"", "application/json", hostile == Hostile::huge_chunked);
+    send_json(res, answer);
   }
 };
 
@@ -1194,6 +1294,7 @@ json comfy_error(const std::string& type, const std::string& message, const std:
 
 struct StoredImage {
   std::string filename, subfolder, type, png;
+  Hostile hostile = Hostile::none;  ///< how GET /view sends it
 };
 
 struct PromptRun {
@@ -1206,6 +1307,7 @@ struct PromptRun {
   json error;  ///< execution_error message body when !ok
   int polls = 0;
   int64_t timestamp_ms = 0;
+  Hostile hostile = Hostile::none;
 };
 
 }  // namespace
@@ -1306,8 +1408,17 @@ struct FakeComfyUI::Impl {
         res.status = 404;
         return;
       }
-      res.set_header("Content-Disposition", "filename=\"" + it->second.filename + "\"");
-      res.set_content(it->second.png, "image/png");
+      const StoredImage& im = it->second;
+      res.set_header("Content-Disposition", "filename=\"" + im.filename + "\"");
+      switch (im.hostile) {
+        case Hostile::trickle: return core.send_trickle(res, im.png, "image/png");
+        case Hostile::huge:
+        case Hostile::huge_chunked:
+          return core.send_huge(res, im.png.substr(0, 33), "image/png", im.hostile == Hostile::huge_chunked);
+        case Hostile::not_image: return res.set_content(k_html_page, "text/html");
+        case Hostile::truncated_png: return res.set_content(im.png.substr(0, im.png.size() / 2), "image/png");
+        default: res.set_content(im.png, "image/png");
+      }
     });
     s.Get("/object_info", [this](const httplib::Request&, httplib::Response& res) {
       json all = json::object();
@@ -1356,8 +1467,12 @@ struct FakeComfyUI::Impl {
     for (const auto& [node_id, out] : run.outputs.items())
       meta[node_id] = {
           {"node_id", node_id}, {"display_node", node_id}, {"parent_node", nullptr}, {"real_node_id", node_id}};
+    json outputs = run.outputs;
+    if (run.hostile == Hostile::wrong_types)
+      for (auto& [node, o] : outputs.items())
+        for (auto& im : o["images"]) im["filename"] = 12345;
     return {{"prompt", json::array({run.number, run.id, run.graph, run.extra_data, run.outputs_to_execute})},
-            {"outputs", run.outputs},
+            {"outputs", outputs},
             {"status", {{"status_str", run.ok ? "success" : "error"}, {"completed", run.ok}, {"messages", messages}}},
             {"meta", meta}};
   }
@@ -1453,7 +1568,13 @@ struct FakeComfyUI::Impl {
       std::lock_guard<std::mutex> l(mutex);
       prompt_log.push_back(body);
     }
-    if (!core.gate(req, res, fail_body)) return;
+    Hostile hostile = Hostile::none;
+    if (!core.gate(req, res, fail_body, &hostile)) return;
+    if (hostile == Hostile::error_inside) {
+      send_json(res, {{"error", comfy_error("server_error", "CUDA out of memory", "fake_webui: hostile_next")},
+                      {"node_errors", json::object()}});
+      return;
+    }
     if (!body.is_object() || !body.contains("prompt")) {
       send_json(res,
                 {{"error", comfy_error("no_prompt", "No prompt provided", "No prompt provided")},
@@ -1561,6 +1682,7 @@ struct FakeComfyUI::Impl {
     run.extra_data = body.value("extra_data", json::object());
     if (body.contains("client_id")) run.extra_data["client_id"] = body["client_id"];
     run.outputs_to_execute = good;
+    run.hostile = hostile;
     run.timestamp_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -1653,7 +1775,7 @@ struct FakeComfyUI::Impl {
         const int counter = ++counters[type + "\n" + subfolder + "\n" + base];
         char name[32];
         std::snprintf(name, sizeof name, "_%05d_.png", counter);
-        StoredImage s{base + name, subfolder, type, encode_png(img, chunks)};
+        StoredImage s{base + name, subfolder, type, encode_png(img, chunks), run.hostile};
         images.push_back({{"filename", s.filename}, {"subfolder", s.subfolder}, {"type", s.type}});
         stored.push_back(subfolder.empty() ? s.filename : subfolder + "/" + s.filename);
         files[type + "\n" + subfolder + "\n" + s.filename] = std::move(s);

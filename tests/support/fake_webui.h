@@ -110,6 +110,21 @@
 //   set_return_grid(on)     A1111's "return_grid" option (also POST /sdapi/v1/options).
 //   set_history_delay_polls(n)  ComfyUI /history/{id} answers {} to the first n polls of each
 //                           prompt (the value at poll time counts).
+//   hostile_next(n, kind)   the next n generation requests get a hostile answer (after drop_next
+//                           and fail_next, which win), with status 200:
+//     trickle       the real answer, 1 byte per set_trickle_s seconds (default 1)
+//     huge          a body of set_huge_mb MB (default 200) that starts like the answer
+//                   ({"images": ["AAAA...) and never ends it; streamed, never held in memory;
+//                   with its Content-Length (huge) or chunked, length unsaid (huge_chunked)
+//     wrong_types   A1111: info.all_seeds as strings; ComfyUI: /history lists the image with
+//                   a number as its filename
+//     error_inside  A1111: {"error": "OutOfMemoryError", "detail": "", "body": "", "errors":
+//                   "CUDA out of memory. ..."} (the shape of A1111's API errors); ComfyUI:
+//                   POST /prompt answers {"error": {type, message, details}, "node_errors": {}}
+//     not_image     A1111: each image is base64 of an HTML page; ComfyUI: /view sends the page
+//     truncated_png the first half of each PNG
+//                   For ComfyUI, trickle, huge(_chunked), not_image and truncated_png apply to the GET
+//                   /view of that prompt's image; the prompt itself is answered normally.
 //   reset()                 everything off (return_grid back to true).
 //
 // Recording: requests(path) counts every request received whose path is `path` or under
@@ -139,6 +154,8 @@ struct FakeLora {
   std::string sha256;  ///< 64 hex digits; A1111's "Lora hashes" shows the first 12
 };
 
+enum class Hostile { none, trickle, huge, huge_chunked, wrong_types, error_inside, not_image, truncated_png };
+
 class FakeFaults {
  public:
   void fail_next(int n, int status = 500);
@@ -149,6 +166,9 @@ class FakeFaults {
   void set_omit_infotext(bool on);
   void set_return_grid(bool on);
   void set_history_delay_polls(int n);
+  void hostile_next(int n, Hostile kind);
+  void set_trickle_s(double seconds);
+  void set_huge_mb(int mb);
   void reset();
 
   double delay_s() const;
@@ -156,6 +176,8 @@ class FakeFaults {
   bool omit_infotext() const;
   bool return_grid() const;
   int history_delay_polls() const;
+  double trickle_s() const;
+  int huge_mb() const;
 
   // ---- used by the servers ----
   enum class Verdict { Serve, Fail, Drop };
@@ -163,6 +185,7 @@ class FakeFaults {
     Verdict verdict = Verdict::Serve;
     int status = 200;
     bool die = false;  ///< stop listening once this request is answered
+    Hostile hostile = Hostile::none;  ///< when Serve
   };
   /// Consumes the counted faults for one generation request.
   Decision next_generation();
@@ -180,6 +203,10 @@ class FakeFaults {
   bool m_omit_infotext = false;
   bool m_return_grid = true;
   int m_history_delay_polls = 0;
+  int m_hostile_count = 0;
+  Hostile m_hostile = Hostile::none;
+  double m_trickle_s = 1;
+  int m_huge_mb = 200;
   std::function<void()> m_on_die;
 };
 
