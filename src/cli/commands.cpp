@@ -575,10 +575,10 @@ int run_cli(int argc, char** argv) {
   }
   run_cmd->add_option("--timeout", ra.backends.timeout_s,
                       "Seconds one generation request may take, whole answer included (default 600)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, exec::k_max_deadline_s));
   run_cmd->add_option("--max-image-mb", ra.backends.max_image_mb,
                       "Largest image a server may send, in MB; a larger answer fails its step (default 64)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.01, exec::k_max_image_mb));
   run_cmd->add_option("--retries", ra.backends.retries, "Retries on connection errors and 5xx (default 4)")
       ->check(CLI::Range(0, 100));
   run_cmd->add_option("--backoff", ra.backends.backoff_s, "First retry delay in seconds, doubled each time (default 0.5)");

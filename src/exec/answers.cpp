@@ -25,7 +25,41 @@ std::string plain(const char* what) {
   return m;
 }
 
+constexpr int k_max_depth = 64;
+constexpr size_t k_max_values = size_t(1) << 20;
+
+/// Refuses what would cost far more than its bytes once parsed: nesting deeper than
+/// k_max_depth (what is later walked or printed could recurse that deep) and more than
+/// k_max_values values (a DOM value costs tens of bytes: "[[],[],...]" would take ~25x the body).
+void check_shape(const std::string& text) {
+  int depth = 0;
+  size_t values = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > k_max_depth) malformed("nested deeper than " + std::to_string(k_max_depth) + " levels");
+        [[fallthrough]];
+      case ',':
+        if (++values > k_max_values) malformed("more than " + std::to_string(k_max_values) + " values");
+        break;
+      case ']':
+      case '}': --depth; break;
+      default: break;
+    }
+  }
+}
+
 json parse_json(const std::string& body) {
+  check_shape(body);
   try {
     return json::parse(body);
   } catch (const json::exception& e) {
@@ -94,8 +128,8 @@ void reported_error(const json& j, const char* answer_key) {
   std::string msg;
   auto add = [&](const json* v) {
     if (!v) return;
-    std::string t = v->is_string() ? v->get<std::string>() : v->dump();
-    if (t.empty() || t == "\"\"") return;
+    const std::string t = v->is_string() ? v->get<std::string>() : (v->is_primitive() ? v->dump() : "(" + kind(*v) + ")");
+    if (t.empty()) return;
     msg += (msg.empty() ? "" : ": ") + util::printable_prefix(t, 300);
   };
   if (e->is_object()) {
@@ -119,6 +153,7 @@ Txt2ImgAnswer parse_txt2img_answer(const std::string& body) {
   const json& info_field = member(ans, "", "info");
   json info_parsed;
   if (info_field.is_string()) {
+    check_shape(info_field.get_ref<const std::string&>());
     try {
       info_parsed = json::parse(info_field.get<std::string>());
     } catch (const json::exception& e) {

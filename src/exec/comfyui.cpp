@@ -302,15 +302,13 @@ class ComfyUIExecutor : public Executor {
           throw Error(host_of(u) + ": " + e.what());
         }
       }
-      const auto deadline = Clock::now() + std::chrono::duration<double>(m_opts.timeout_s);
-      auto left = [&] { return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count()); };
       HttpCall call;
       call.connect_s = m_opts.connect_timeout_s;
       call.method = "POST";
       call.path = "/prompt";
       call.what = "POST /prompt";
       call.body = req.dump();
-      call.deadline_s = left();
+      call.deadline_s = m_opts.timeout_s;
       HttpReply r = http_call(u, call);
       if (r.status == 400)
         throw Error(host_of(u) + ": ComfyUI rejected the workflow: " + comfyui_validation_message(r.body));
@@ -320,16 +318,23 @@ class ComfyUIExecutor : public Executor {
       } catch (const std::exception& e) {
         throw Error(host_of(u) + ": POST /prompt: " + e.what());
       }
-      // 3. poll the history until the outputs appear
+      // 3. poll the history until the outputs appear, for at most timeout_s in all
       HistoryEntry entry;
       double interval = 0.05;
+      const auto deadline = Clock::now() + std::chrono::duration<double>(m_opts.timeout_s);
+      auto left = [&] { return std::chrono::duration<double>(deadline - Clock::now()).count(); };
+      auto no_result = [&] {
+        return Error(host_of(u) + ": no result for prompt " + prompt_id + " after " +
+                     util::shortest_double(m_opts.timeout_s) + " s");
+      };
       call = HttpCall{};
       call.connect_s = m_opts.connect_timeout_s;
       call.path = "/history/" + prompt_id;
       call.what = "GET /history";
       for (;;) {
-        call.deadline_s = left();
+        call.deadline_s = std::max(left(), 0.001);
         HttpReply h = http_call(u, call);
+        if (h.failure.connection && left() <= 0) throw no_result();  // cut by the deadline: final
         if (!h.failure.message.empty()) return h.failure;
         try {
           entry = parse_history(h.body, prompt_id);
@@ -339,9 +344,7 @@ class ComfyUIExecutor : public Executor {
         if (entry.state == HistoryEntry::State::failed)
           throw Error(host_of(u) + ": prompt " + prompt_id + " failed: " + entry.error);
         if (entry.state == HistoryEntry::State::done) break;
-        if (left() < interval)
-          throw Error(host_of(u) + ": no result for prompt " + prompt_id + " after " +
-                      util::shortest_double(m_opts.timeout_s) + " s");
+        if (left() < interval) throw no_result();
         std::this_thread::sleep_for(std::chrono::duration<double>(interval));
         interval = std::min(1.0, interval * 2);
       }
@@ -354,7 +357,7 @@ class ComfyUIExecutor : public Executor {
       type = entry.images[0].type;
       call.path = httplib::append_query_params("/view", {{"filename", filename}, {"subfolder", subfolder}, {"type", type}});
       call.what = "GET /view " + util::printable_prefix(filename, 100);
-      call.deadline_s = left();
+      call.deadline_s = m_opts.timeout_s;
       call.max_body = answer_limit(m_opts, 1);
       HttpReply v = http_call(u, call);
       if (!v.failure.message.empty()) return v.failure;

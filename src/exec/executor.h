@@ -13,6 +13,10 @@
 namespace ghx::exec {
 
 /// How generation backends reach their servers (command-line options; not in step keys).
+/// Upper bounds of BackendOptions::timeout_s (a week) and max_image_mb.
+constexpr double k_max_deadline_s = 7 * 86400;
+constexpr double k_max_image_mb = 4096;
+
 struct BackendOptions {
   std::vector<std::string> endpoints;  ///< --endpoint: replaces the review's endpoints when set
   double timeout_s = 600;              ///< deadline of one generation request, whole answer included

@@ -139,7 +139,7 @@ class Watchdog {
 }  // namespace
 
 size_t answer_limit(const BackendOptions& options, int images) {
-  const double per_image = std::max(0.0, options.max_image_mb) * 1e6 * 4 / 3;
+  const double per_image = std::min(std::max(0.0, options.max_image_mb), k_max_image_mb) * 1e6 * 4 / 3;
   return (size_t(1) << 20) + static_cast<size_t>(per_image * std::max(1, images));
 }
 
@@ -153,12 +153,13 @@ HttpReply http_call(const std::string& url, const HttpCall& call) {
   HttpReply out;
   const std::string where = host_of(url) + ": " + (call.what.empty() ? "" : call.what + ": ");
   const auto t0 = Clock::now();
-  const auto deadline = t0 + std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6));
+  const double limit_s = std::min(std::max(0.0, call.deadline_s), k_max_deadline_s);
+  const auto deadline = t0 + std::chrono::microseconds(static_cast<int64_t>(limit_s * 1e6));
   httplib::Client c(url);
-  const auto connect = std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, std::min(call.connect_s, call.deadline_s)) * 1e6));
+  const auto connect = std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, std::min(call.connect_s, limit_s)) * 1e6));
   c.set_connection_timeout(connect);
-  c.set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6)));
-  c.set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, call.deadline_s) * 1e6)));
+  c.set_write_timeout(std::chrono::microseconds(static_cast<int64_t>(limit_s * 1e6)));
+  c.set_read_timeout(std::chrono::microseconds(static_cast<int64_t>(limit_s * 1e6)));
   c.set_keep_alive(false);
 
   httplib::Request req;
@@ -208,7 +209,7 @@ HttpReply http_call(const std::string& url, const HttpCall& call) {
     out.failure.message = where + "the answer is larger than " + megabytes(call.max_body) + " (cut off there)";
     return out;
   }
-  if (late || (fired && !res)) {
+  if (late || fired) {  // a body read to the end of the connection looks whole when the watchdog cut it
     out.failure.connection = true;
     out.failure.message = where + "no complete answer within " + util::shortest_double(call.deadline_s) + " s";
     return out;

@@ -76,10 +76,11 @@ struct HttpFailure {
   std::string message;      ///< "host:port: ..." ; "" = success
 };
 
-/// One exchange with a server. A hostile or broken server cannot hold a worker or its memory:
-/// `deadline_s` bounds the whole exchange (connect, send, status line, headers, body; a server
-/// that trickles 1 byte a second is cut off at the deadline, not at each read), and `max_body`
-/// bounds the answer (reading stops at the first byte past it).
+/// One exchange with a server. A hostile or broken server cannot hold a worker past the deadline
+/// nor make ghx keep a long body: `deadline_s` bounds the whole exchange (connect, send, status
+/// line, headers, body; a server that trickles 1 byte a second is cut off at the deadline, not
+/// at each read), and `max_body` bounds the body (reading stops at the first byte past it).
+/// Not bounded but by the deadline: the status line and headers (cpp-httplib reads them whole).
 struct HttpCall {
   std::string method = "GET";  ///< "GET" or "POST"
   std::string path;            ///< with its query string

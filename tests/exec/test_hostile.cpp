@@ -294,4 +294,14 @@ TEST_CASE("answers: every shape problem is one line that says where", "[hostile]
   CHECK(error_of([] { parse_node_choices(R"({"LoraLoader": {"input": {"required": {"lora_name": [[1]]}}}})", "LoraLoader", "lora_name"); }) ==
         "malformed answer: LoraLoader.input.required.lora_name[0][0] is a number, expected a string");
   CHECK(comfyui_validation_message(std::string("\x01\xff", 2)) == "??");
+  // what would cost far more than its bytes once parsed, or recurse when printed
+  CHECK(error_of([] { parse_prompt_answer(std::string(100000, '[')); }) ==
+        "malformed answer: nested deeper than 64 levels");
+  CHECK(error_of([] { parse_txt2img_answer(R"({"images": [], "info": ")" + std::string(70, '[') + "\"}"); }) ==
+        "malformed answer: nested deeper than 64 levels");
+  std::string many = "[";
+  for (int i = 0; i < (1 << 20) + 1; ++i) many += "[],";
+  CHECK(error_of([&] { parse_sd_models(many + "[]]"); }) == "malformed answer: more than 1048576 values");
+  CHECK(error_of([] { parse_prompt_answer(R"({"error": [[1]], "detail": 3})"); }) ==
+        "the server reported an error: (an array): 3");
 }
