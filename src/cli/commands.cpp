@@ -547,6 +547,18 @@ int cmd_models_tiny(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+/// Every option of every command takes one value per use; a list is the option repeated
+/// (`--target a --target b`), so `--target t.png a.png` leaves a.png to the positionals.
+void one_value_per_use(CLI::App& app) {
+  for (CLI::Option* o : app.get_options())
+    if (!o->get_positional()) o->allow_extra_args(false);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_use(*sub);
+}
+
+}  // namespace
+
 int run_cli(int argc, char** argv) {
   CLI::App app{"ghx: reviews Stable Diffusion checkpoints (CONTRACT.md)", "ghx"};
   app.require_subcommand(0, 1);
@@ -645,6 +657,7 @@ int run_cli(int argc, char** argv) {
 
   StatsArgs stats_args;
   auto* stats_cmd = add_stats(app, stats_args);
+  one_value_per_use(app);
 
   try {
     app.parse(argc, argv);

@@ -75,6 +75,20 @@ TEST_CASE("backend_name checkpoints get the server's hash as identity", "[cli][a
   INFO(r2.err);
   CHECK(r2.code == 0);
   CHECK(other.txt2img_requests().size() > 0);
+
+  // one value per use: --endpoint repeats, and the experiment after it stays the experiment
+  std::string dead_url;
+  {
+    test::FakeA1111 gone({{"alpha.safetensors", sha_a}});
+    dead_url = gone.url();
+  }
+  exp.replace(exp.find("seed = 70"), 9, "seed = 71");
+  test::write_text(t / "experiment.toml", exp);
+  const size_t before = other.txt2img_requests().size();
+  Result r3 = run_ghx(t, "run --endpoint " + dead_url + " --endpoint " + other.url() + " experiment.toml --json --connect-timeout 2");
+  INFO(r3.err);
+  CHECK(r3.code == 0);
+  CHECK(other.txt2img_requests().size() > before);  // the live one of the two did the work
 }
 
 TEST_CASE("a checkpoint the server does not have is an error at its line", "[cli][a1111]") {

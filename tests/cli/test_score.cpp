@@ -65,13 +65,24 @@ TEST_CASE("score style on PNG, JPEG and WebP; a non-image fails alone", "[cli][s
 TEST_CASE("score style with several targets lists each", "[cli][score]") {
   test::TempDir t;
   fixture(t);
-  Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png " + t /
+  Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png --target " + t /
                  "image.webp --variant normalized --size 48x48 " + t / "image.png --json");
   REQUIRE(r.code == 0);
   json s = json::parse(r.out)["scores"][0];
   REQUIRE(s["per_target"].size() == 2);
   double a = s["per_target"][0]["style_loss"], b = s["per_target"][1]["style_loss"];
   CHECK(s["style_loss"].get<double>() == Approx((a + b) / 2));
+}
+
+TEST_CASE("score style: --target takes one value per use, the images after it stay images", "[cli][score][options]") {
+  test::TempDir t;
+  fixture(t);
+  Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --size 48x48 --target " + t / "target.png " + t /
+                 "image.png " + t / "image.jpg --json");
+  REQUIRE(r.code == 0);
+  json j = json::parse(r.out);
+  REQUIRE(j["scores"].size() == 2);  // both images scored, against the one target
+  CHECK(!j["scores"][0].contains("per_target"));  // listed only for several targets
 }
 
 TEST_CASE("score aesthetic and clip with tiny models", "[cli][score]") {

@@ -19,6 +19,13 @@ printf '%s' "$out" | tr -d '\n' | grep >/dev/null '"verdict": "beyond noise"' ||
 expect_eq "$(json_field bootstrap "$out")" 500 "bootstrap"
 printf '%s' "$out" | grep >/dev/null '"my_loss": "lower"' || fail "my_loss is lower-is-better"
 
+# One value per use (#16): the table after --lower-better stays the table; the option repeats.
+out3=$("$GHX" stats --lower-better my_loss scores.csv --bootstrap 500 --json)
+expect_eq "$out3" "$out" "--lower-better before the table"
+out4=$("$GHX" stats --lower-better my_loss --lower-better aesthetic scores.csv --bootstrap 500 --json)
+printf '%s' "$out4" | grep >/dev/null '"aesthetic": "lower"' || fail "--lower-better repeats"
+printf '%s' "$out4" | grep >/dev/null '"my_loss": "lower"' || fail "--lower-better repeats (first)"
+
 # Without --lower-better my_loss, the better loss counts against good: no clear winner.
 out2=$("$GHX" stats scores.csv --bootstrap 500 --json)
 printf '%s' "$out2" | grep >/dev/null '"my_loss": "higher"' || fail "my_loss defaults to higher"
