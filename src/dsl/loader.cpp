@@ -1,5 +1,7 @@
 #include "dsl/loader.h"
 
+#include "models/clip_config.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -271,15 +273,16 @@ std::optional<ModelFile> read_model(Reader& r, const toml::table& models, const 
   return m;
 }
 
-const std::vector<std::string> k_known_archs = {"ViT-B/32", "ViT-L/14", "ViT-H/14"};
 
 /// arch: a known name or a HF config.json (resolved relative to the file); layout, activation.
 void check_clip(Reader& r, const toml::table& t, ModelFile& m) {
   if (m.arch.empty()) {
     m.arch = "ViT-L/14";
-  } else if (std::find(k_known_archs.begin(), k_known_archs.end(), m.arch) == k_known_archs.end()) {
+  } else if (auto name = models::clip_arch_name(m.arch)) {
+    m.arch = *name;  // one spelling in keys: "vit-l-14" is "ViT-L/14"
+  } else {
     if (auto p = r.existing_path(m.arch, r.pos(*t.get("arch")), "CLIP config (arch is not a known name: " +
-                                                                    util::join(k_known_archs, ", ") + ")"))
+                                                                    util::join(models::clip_arch_names(), ", ") + ")"))
       m.arch = *p;
   }
   if (!m.layout.empty() && m.layout != "hf" && m.layout != "openai")
@@ -726,7 +729,7 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   }
   if (!root.get("section")) r.error(r.file_pos(), "no [[section]]: a review needs at least one");
 
-  // Rules that change nothing are warnings (CONTRACT.md), once per LoRA suite file.
+  // Rules that change nothing are warnings (docs/language.md), once per LoRA suite file.
   std::vector<std::string> names;
   for (const auto& c : rv.checkpoints) names.push_back(c.name);
   std::set<std::string> warned;

@@ -11,6 +11,7 @@
 
 #include "models/clip_config.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace ghx::models {
 namespace {
@@ -43,32 +44,47 @@ ClipConfig known(const std::string& name, ClipTowerConfig vision, ClipTowerConfi
 }
 
 // "ViT-L/14", "vit-l-14", "ViT-L-14" all name the same thing (open_clip spells it with dashes).
-std::string canonical(const std::string& s) {
+std::string folded(const std::string& s) {
   std::string out;
   for (char ch : s) out += ch == '/' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return out;
 }
 
+/// The known architectures: the one table every other place asks (names, configs, messages).
+struct KnownArch {
+  const char* name;   ///< as keys and messages write it
+  const char* alias;  ///< another spelling (folded), or ""
+  ClipTowerConfig vision, text;
+  int patch, projection;
+  const char* activation;
+  const std::array<float, 3>* mean;
+  const std::array<float, 3>* std;
+};
+
+const KnownArch k_known[] = {
+    // OpenAI's weights (quick_gelu, OpenAI mean/std).
+    {"ViT-B/32", "", {12, 768, 12}, {12, 512, 8}, 32, 512, "quick_gelu", &k_openai_mean, &k_openai_std},
+    {"ViT-L/14", "", {24, 1024, 16}, {12, 768, 12}, 14, 768, "quick_gelu", &k_openai_mean, &k_openai_std},
+    // open_clip ViT-H-14 laion2b_s32b_b79k (HPSv2, PickScore): exact gelu, OpenAI mean/std (its
+    // pretrained config keeps the OpenAI defaults).
+    {"ViT-H/14", "", {32, 1280, 16}, {24, 1024, 16}, 14, 1024, "gelu", &k_openai_mean, &k_openai_std},
+    // open_clip ViT-L-14 laion2b_s32b_b82k (GhostReview's rating/artifacts heads): exact gelu and
+    // mean = std = 0.5 (open_clip registers INCEPTION_MEAN/STD for this one).
+    {"ViT-L/14-laion2b", "vit-l-14-laion2b_s32b_b82k", {24, 1024, 16}, {12, 768, 12}, 14, 768, "gelu", &k_inception,
+     &k_inception},
+};
+
+const KnownArch* find_known(const std::string& name) {
+  const std::string n = folded(name);
+  for (const KnownArch& k : k_known)
+    if (n == folded(k.name) || n == k.alias) return &k;
+  return nullptr;
+}
+
 std::optional<ClipConfig> known_architecture(const std::string& name) {
-  const std::string n = canonical(name);
-  // OpenAI's weights (quick_gelu, OpenAI mean/std).
-  if (n == "vit-b-32")
-    return known("ViT-B/32", {12, 768, 12}, {12, 512, 8}, 32, 512, "quick_gelu", k_openai_mean,
-                 k_openai_std);
-  if (n == "vit-l-14")
-    return known("ViT-L/14", {24, 1024, 16}, {12, 768, 12}, 14, 768, "quick_gelu", k_openai_mean,
-                 k_openai_std);
-  // open_clip ViT-H-14 laion2b_s32b_b79k (HPSv2, PickScore): exact gelu, OpenAI mean/std (its
-  // pretrained config keeps the OpenAI defaults).
-  if (n == "vit-h-14")
-    return known("ViT-H/14", {32, 1280, 16}, {24, 1024, 16}, 14, 1024, "gelu", k_openai_mean,
-                 k_openai_std);
-  // open_clip ViT-L-14 laion2b_s32b_b82k (GhostReview's rating/artifacts heads): exact gelu and
-  // mean = std = 0.5 (open_clip registers INCEPTION_MEAN/STD for this one).
-  if (n == "vit-l-14-laion2b" || n == "vit-l-14-laion2b_s32b_b82k")
-    return known("ViT-L/14-laion2b", {24, 1024, 16}, {12, 768, 12}, 14, 768, "gelu", k_inception,
-                 k_inception);
-  return std::nullopt;
+  const KnownArch* k = find_known(name);
+  if (!k) return std::nullopt;
+  return known(k->name, k->vision, k->text, k->patch, k->projection, k->activation, *k->mean, *k->std);
 }
 
 class ConfigReader {
@@ -217,9 +233,22 @@ ClipConfig clip_config(const std::string& arch_or_path) {
   if (std::filesystem::is_regular_file(arch_or_path, ec)) return ConfigReader(arch_or_path).read();
   if (arch_or_path.size() >= 5 && arch_or_path.compare(arch_or_path.size() - 5, 5, ".json") == 0)
     throw Error(arch_or_path + ": cannot open the CLIP config (no such file)");
-  throw Error("clip: unknown architecture '" + arch_or_path +
-              "' (known: ViT-B/32, ViT-L/14, ViT-H/14, ViT-L/14-laion2b, or the path of a "
-              "Hugging Face CLIP config.json)");
+  throw Error("clip: unknown architecture '" + arch_or_path + "' (known: " + util::join(clip_arch_names(), ", ") +
+              ", or the path of a Hugging Face CLIP config.json)");
+}
+
+std::optional<std::string> clip_arch_name(const std::string& name) {
+  const KnownArch* k = find_known(name);
+  return k ? std::optional<std::string>(k->name) : std::nullopt;
+}
+
+const std::vector<std::string>& clip_arch_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const KnownArch& k : k_known) v.push_back(k.name);
+    return v;
+  }();
+  return names;
 }
 
 }  // namespace ghx::models

@@ -17,7 +17,9 @@
 //   layer_norm_eps.
 // Fails: clip_config throws ghx::Error naming the config file and key.
 #include <array>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace ghx::models {
 
@@ -45,5 +47,12 @@ struct ClipConfig {
 
 /// A known architecture name or the path of a HF config.json. Throws ghx::Error.
 ClipConfig clip_config(const std::string& arch_or_path);
+
+/// The name as keys write it ("ViT-L/14") when `name` is a known architecture in any accepted
+/// spelling ("vit-l-14", "ViT-L-14"), else nullopt (a config file's path). The one table of
+/// known names: the loader, the planner and the messages all ask here.
+std::optional<std::string> clip_arch_name(const std::string& name);
+/// Every known name, in the table's order (for messages).
+const std::vector<std::string>& clip_arch_names();
 
 }  // namespace ghx::models

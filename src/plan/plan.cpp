@@ -155,7 +155,7 @@ class Planner {
         id = c.server_identity;
       } else {
         // No file and no pin: with the synthetic backend the name the backend knows is the
-        // identity (CONTRACT.md); server backends resolve it at run time (later issue).
+        // identity (docs/language.md); server backends resolve it at run time (later issue).
         id = "backend_name:" + c.backend_name;
       }
       m_identity.push_back(id);
@@ -178,7 +178,7 @@ class Planner {
       m_d.error(m.pos, ex.what());
       return;
     }
-    bool known = !util::file_exists(m.arch);
+    const bool known = models::clip_arch_name(m.arch).has_value();
     e.params = {{"model", "clip"},
                 {"model.sha256", sha},
                 {"arch", known ? m.arch : "config.sha256:" + hash(m.arch, m.pos)},

@@ -192,3 +192,25 @@ TEST_CASE("statistics: bootstrap is 0 or at least 200 with errors at the value",
   REQUIRE(d.review);
   CHECK(d.review->statistics.bootstrap == 2000);
 }
+
+TEST_CASE("CLIP arch: every known name in any spelling, one spelling kept; others must be a config file", "[dsl]") {
+  test::TempDir t;
+  auto with_arch = [&](const std::string& arch) {
+    return load_edited(t, "vgg19 = { file = \"models/vgg19.safetensors\" }",
+                       "vgg19 = { file = \"models/vgg19.safetensors\" }\nclip = { file = \"models/vgg19.safetensors\", arch = \"" +
+                           arch + "\" }");
+  };
+  for (const auto& [written, kept] : std::vector<std::pair<std::string, std::string>>{
+           {"ViT-L/14-laion2b", "ViT-L/14-laion2b"},  // docs/schema.md's name for GhostReview's CLIP
+           {"ViT-L-14-laion2b_s32b_b82k", "ViT-L/14-laion2b"},
+           {"vit-l-14", "ViT-L/14"},
+           {"ViT-H-14", "ViT-H/14"},
+           {"ViT-B/32", "ViT-B/32"}}) {
+    Loaded l = with_arch(written);
+    INFO(written << ": " << l.text);
+    REQUIRE(l.errors == 0);
+    CHECK(l.review->models.clip("clip")->arch == kept);
+  }
+  Loaded bad = with_arch("ViT-Q/99");
+  CHECK(bad.text.find("arch is not a known name: ViT-B/32, ViT-L/14, ViT-H/14, ViT-L/14-laion2b") != std::string::npos);
+}
