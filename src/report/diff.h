@@ -41,7 +41,4 @@ std::string diff_text(const nlohmann::json& diff);
 /// Markdown with tables; every text from the TOML escaped for table cells.
 std::string diff_markdown(const nlohmann::json& diff);
 
-/// A table cell in Markdown: `\ | < > * _ ` [ ] &` backslash-escaped, newlines as <br>.
-std::string md_escape(const std::string& s);
-
 }  // namespace ghx::report

@@ -1,5 +1,6 @@
 // ghx diff's terminal text and Markdown, rendered from the diff JSON (report/diff.h).
 #include "report/diff.h"
+#include "report/markdown.h"
 #include "report/diff_read.h"
 
 #include <algorithm>
@@ -60,9 +61,10 @@ std::string format_delta(const std::string& key, const json& v) {
   return d > 0 ? "+" + s : s;
 }
 
-std::string format_interval(const std::string& key, const json& ci) {
-  if (!ci.is_array()) return "-";
-  return "[" + format_value(key, ci[0]) + ", " + format_value(key, ci[1]) + "]";
+/// A diff's interval cell: "-" when the side has none.
+std::string interval_cell(const std::string& key, const json& ci) {
+  const std::string s = format_interval(ci, is_z_key(key));
+  return s.empty() ? "-" : s;
 }
 
 std::string rank_text(const json& r) {
@@ -257,21 +259,6 @@ std::string side_text(const json& s) {
 
 }  // namespace
 
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
-    if (c == '\n' || c == '\r')
-      out += "<br>";
-    else if (std::string_view("\\|<>*_`[]&").find(c) != std::string_view::npos)
-      out += '\\', out += c;
-    else
-      out += c;
-  }
-  return out;
-}
-
 std::string diff_text(const json& d) {
   std::string out = "A: " + side_text(d["a"]) + "\nB: " + side_text(d["b"]) + "\n";
 
@@ -339,7 +326,7 @@ std::string diff_text(const json& d) {
       if (!v["changed"].get<bool>()) continue;
       std::string k = text(v, "metric");
       rows.push_back({one_line(text(c, "name")), one_line(k), format_value(k, v["a"]), format_value(k, v["b"]),
-                      format_delta(k, v["delta"]), format_interval(k, v["ci_a"]), format_interval(k, v["ci_b"]),
+                      format_delta(k, v["delta"]), interval_cell(k, v["ci_a"]), interval_cell(k, v["ci_b"]),
                       v["beyond_noise"] == true ? "beyond noise" : ""});
     }
   if (rows.size() > 1) out += "\n" + table(rows, "  ", "llrrr");
@@ -430,7 +417,7 @@ std::string diff_markdown(const json& d) {
       if (!v["changed"].get<bool>()) continue;
       std::string k = text(v, "metric");
       rows += "| " + md_escape(text(c, "name")) + " | " + md_escape(k) + " | " + format_value(k, v["a"]) + " | " +
-              format_interval(k, v["ci_a"]) + " | " + format_value(k, v["b"]) + " | " + format_interval(k, v["ci_b"]) +
+              interval_cell(k, v["ci_a"]) + " | " + format_value(k, v["b"]) + " | " + interval_cell(k, v["ci_b"]) +
               " | " + format_delta(k, v["delta"]) + " | " + noise_text(v) + " |\n";
     }
   if (rows.empty()) {

@@ -1,5 +1,7 @@
 #include "report/render.h"
 
+#include "report/markdown.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -26,6 +28,15 @@ std::string format_metric(double v) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.5g", v == 0 ? 0.0 : v);
   return buf;
+}
+
+std::string format_interval(const json& ci, bool z) {
+  if (!ci.is_array() || ci.size() != 2) return "";
+  auto f = [&](const json& v) {
+    if (!v.is_number()) return std::string("n/a");
+    return z ? format_z(v.get<double>()) : format_metric(v.get<double>());
+  };
+  return "[" + f(ci[0]) + ", " + f(ci[1]) + "]";
 }
 
 std::string format_z(double v) {
@@ -82,24 +93,6 @@ std::string csv_field(const std::string& s) {
     else out += c;
   }
   return out + "\"";
-}
-
-/// Text from TOML or a server inside a Markdown table cell: '|' and line breaks would end the
-/// cell, `<lora:x:1>` reads as an autolink or HTML, `*`/backticks as markup: all backslash-escaped.
-std::string md_cell(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n' || c == '\r') out += ' ';
-    else if (std::strchr("\\|<>*`[]", c)) out += '\\', out += c;
-    else out += c;
-  }
-  return out;
-}
-
-std::string format_interval(const json& ci, bool z) {
-  if (!ci.is_array() || ci.size() != 2) return "";
-  auto f = [&](const json& v) { return z ? format_z(num(v)) : format_metric(num(v)); };
-  return "[" + f(ci.at(0)) + ", " + f(ci.at(1)) + "]";
 }
 
 std::string percent(double share) { return std::isnan(share) ? "n/a" : util::fixed_double(100.0 * share, 1) + "%"; }
@@ -171,7 +164,7 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
 /// The template view. `md`: text from TOML or a server is escaped for Markdown tables here (the
 /// Markdown template prints it raw); for HTML it is left as is and the template escapes it.
 data build_view(const json& results, bool md) {
-  auto u = [md](const std::string& s) { return md ? md_cell(s) : s; };
+  auto u = [md](const std::string& s) { return md ? md_escape(s) : s; };
   data view;
   const json& ex = results.at("experiment");
   view.set("name", ex.value("name", ""));

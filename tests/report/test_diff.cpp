@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "report/diff.h"
+#include "report/markdown.h"
 
 using namespace ghx;
 using nlohmann::json;

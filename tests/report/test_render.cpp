@@ -51,7 +51,10 @@ TEST_CASE("hostile names are escaped in HTML and Markdown and quoted in CSV", "[
   CHECK(r.csv.find("\"<script>alert(\"\"x\"\")</script>, {{x}} | *b*\nnext\"") != std::string::npos);
   // Markdown: the name cannot end a table cell, start a new line or become HTML or emphasis.
   CHECK(r.markdown.find("<script>") == std::string::npos);
-  CHECK(r.markdown.find("| \\<script\\>alert(\"x\")\\</script\\>, {{x}} \\| \\*b\\* next |") != std::string::npos);
+  CHECK(r.markdown.find("| \\<script\\>alert(\"x\")\\</script\\>, {{x}} \\| \\*b\\*<br>next |") != std::string::npos);
+  // one escaping for the report and ghx diff (report/markdown.h): '_' and '&' too
+  report::Rendered u = report::render(results("ghost_mix & co"), report::templates_dir());
+  CHECK(u.markdown.find("| ghost\\_mix \\& co |") != std::string::npos);
 }
 
 TEST_CASE("write_report writes the four files", "[report]") {
