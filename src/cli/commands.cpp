@@ -91,7 +91,7 @@ std::vector<std::string> review_endpoints(const dsl::Review& r, const exec::Back
 }
 
 /// A checkpoint named only by backend_name on a server backend is identified by the hash the
-/// server reports for it (CONTRACT.md). Asks the first endpoint that answers.
+/// server reports for it (docs/language.md). Asks the first endpoint that answers.
 void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
   bool needed = false;
   for (const auto& c : r.checkpoints) needed |= c.file.empty() && c.sha256.empty();
@@ -560,7 +560,7 @@ void one_value_per_use(CLI::App& app) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  CLI::App app{"ghx: reviews Stable Diffusion checkpoints (CONTRACT.md)", "ghx"};
+  CLI::App app{"ghx: reviews Stable Diffusion checkpoints (docs/language.md)", "ghx"};
   app.require_subcommand(0, 1);
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version");

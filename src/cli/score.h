@@ -1,5 +1,5 @@
 #pragma once
-// `ghx score`: metrics of image files given on the command line (CONTRACT.md).
+// `ghx score`: metrics of image files given on the command line (docs/language.md).
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Imports GhostReview's CSV prompt files as suite TOML (`ghx suite import`, CONTRACT.md).
+// Imports GhostReview's CSV prompt files as suite TOML (`ghx suite import`, docs/language.md).
 // Columns Prompt, NegativePrompt and Skip make [[prompt]] tables; rows with a LoRA value make
 // [[lora]] tables with one [[lora.showcase]] per row, Add naming the other LoRAs of the image.
 // Owns: an RFC 4180 reader that keeps positions, the column mapping, id assignment, and TOML

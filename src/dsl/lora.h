@@ -1,5 +1,5 @@
 #pragma once
-// LoRA tags inside prompts and the [[fixup]] rules that repair showcase prompts (CONTRACT.md,
+// LoRA tags inside prompts and the [[fixup]] rules that repair showcase prompts (docs/language.md,
 // "Rewriting rules"). Pure text functions: the same suite gives the same prompts everywhere.
 // Owns: finding <lora:...> tags, writing them back in canonical form, applying the rules of a
 // suite in order and recording which rule changed what, and NoTM's (checkpoint, LoRA) pairs.

@@ -1,4 +1,4 @@
-// LoRA tags and fixup rules (CONTRACT.md "Rewriting rules") on real-looking showcase prompts.
+// LoRA tags and fixup rules (docs/language.md "Rewriting rules") on real-looking showcase prompts.
 #include <catch2/catch.hpp>
 
 #include "dsl/loader.h"

@@ -222,7 +222,7 @@ TEST_CASE("review_v1: fixed LoRA prompts and the NoTM pairs of the lora aggregat
                   pair("absolutereality_v181", "analog_film"),
               });
 
-  // The rules at work (CONTRACT.md "Rewriting rules"), one showcase per rule at least.
+  // The rules at work (docs/language.md "Rewriting rules"), one showcase per rule at least.
   std::map<std::string, const plan::PromptRecord*> by_id;
   size_t notm_records = 0;
   std::set<std::string> finals;
