@@ -16,6 +16,7 @@
 #include "cli/bundle_cmd.h"
 #include "cli/diff_cmd.h"
 #include "cli/models_hash.h"
+#include "cli/models_tokens.h"
 #include "cli/score.h"
 #include "cli/stats_cmd.h"
 #include "models/numerics.h"
@@ -618,6 +619,13 @@ int run_cli(int argc, char** argv) {
   auto* hash_cmd = models_cmd->add_subcommand("hash", "SHA-256, AutoV2, AutoV1 and LoRA hashes of model files");
   hash_cmd->add_option("files", hash_files, "Model files")->required();
   hash_cmd->add_flag("--json", hash_json, "Machine-readable output");
+  TokensArgs tokens_args;
+  auto* tokens_cmd = models_cmd->add_subcommand("tokens", "What CLIP's text encoder sees of texts: tokens, chunks, the cut");
+  tokens_cmd->add_option("--tokenizer", tokens_args.tokenizer, "bpe_simple_vocab_16e6.txt.gz, or a HF vocab.json")->required();
+  tokens_cmd->add_option("--context", tokens_args.context, "Context length (default 77: start, 75 tokens, end)")
+      ->check(CLI::Range(3, 4096));
+  tokens_cmd->add_flag("--json", tokens_args.json, "Machine-readable output");
+  tokens_cmd->add_option("texts", tokens_args.texts, "Texts; - reads texts from stdin, one per line")->required();
 
   SuiteImportArgs suite_import_args;
   auto* suite_import_cmd = add_suite_import(app, suite_import_args);
@@ -678,6 +686,7 @@ int run_cli(int argc, char** argv) {
     }
     if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);
+    if (*tokens_cmd) return cmd_models_tokens(tokens_args);
     if (*suite_import_cmd) return cmd_suite_import(suite_import_args);
     if (*diff_cmd) return cmd_diff(diff_args);
     if (*stats_cmd) return cmd_stats(stats_args);
