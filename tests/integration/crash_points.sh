@@ -15,9 +15,25 @@ sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 plan=$("$GHX" plan experiments/demo.toml --json | tr -d ' \n')
 total=$(json_field total "$plan")
 gen_total=$(printf '%s' "$plan" | grep -o '"generate":{[^}]*}' | grep -o '"total":[0-9]*' | cut -d: -f2)
+# The reference run is watched: when its database appears and when the last image is in bound
+# the generation window, which every third try aims at (generation is a small part of the run on
+# the tiny models, and a smaller one under the sanitizers, so uniform delays can miss it).
 t0=$(ms)
-"$GHX" run experiments/demo.toml --cache ref-cache --out ref >/dev/null 2>&1
+"$GHX" run experiments/demo.toml --cache ref-cache --out ref >/dev/null 2>&1 &
+ref_pid=$!
+db_ms=0 gen_ms=0
+while kill -0 "$ref_pid" 2>/dev/null; do
+  if [ "$db_ms" = 0 ] && [ -e ref-cache/ghx.db ]; then db_ms=$(( $(ms) - t0 )); fi
+  if [ "$db_ms" != 0 ] && [ "$gen_ms" = 0 ]; then
+    g=$(sqlite3 ref-cache/ghx.db "select count(*) from steps where status=0 and kind='generate'" 2>/dev/null || echo 0)
+    if [ "${g:-0}" -ge "$gen_total" ]; then gen_ms=$(( $(ms) - t0 )); fi
+  fi
+  sleep 0.02
+done
+wait "$ref_pid" || fail "the reference run failed"
 run_ms=$(( $(ms) - t0 ))
+[ "$gen_ms" != 0 ] || gen_ms=$run_ms
+echo "reference run: ${run_ms} ms, database at ${db_ms} ms, generation done at ${gen_ms} ms"
 declare -A landed=()
 kills=0
 
@@ -56,7 +72,9 @@ while [ "$kills" -lt "$run_kills" ] && [ "$tries" -lt $((run_kills * 80 / 34)) ]
   rm -rf cache reports
   "$GHX" run experiments/demo.toml >/dev/null 2>&1 &
   pid=$!
-  kill_after $(( RANDOM % (run_ms + 1) )) "$pid" || { landed[finished]=$(( ${landed[finished]:-0} + 1 )); continue; }
+  if [ $((tries % 3)) = 1 ]; then delay=$(( db_ms + RANDOM % (gen_ms - db_ms + 1) ))
+  else delay=$(( RANDOM % (run_ms + 1) )); fi
+  kill_after "$delay" "$pid" || { landed[finished]=$(( ${landed[finished]:-0} + 1 )); continue; }
   kills=$((kills + 1))
   p=$(phase)
   landed[$p]=$(( ${landed[$p]:-0} + 1 ))
