@@ -645,6 +645,7 @@ int run_cli(int argc, char** argv) {
   style_cmd->add_option("--vgg19", sa.vgg19, "VGG19 weights (safetensors or .pth)")->required();
   style_cmd->add_option("--target", sa.targets, "Target images or folders")->required();
   style_cmd->add_option("--variant", sa.variant, "ghostreview (default) or normalized");
+  style_cmd->add_option("--layers", sa.layers, "ghostreview (default), gatys or tutorial: the VGG19 layers read");
   style_cmd->add_option("--size", sa.size, "WIDTHxHEIGHT images and targets are resized to (default 512x512)");
   auto* aes_cmd = score_cmd->add_subcommand("aesthetic", "Aesthetic head over the CLIP image embedding");
   auto* clip_cmd = score_cmd->add_subcommand("clip", "CLIP score between a prompt and each image");

@@ -96,6 +96,7 @@ int score_style(const ScoreArgs& a) {
   if (a.variant != "ghostreview" && a.variant != "normalized")
     throw Error("--variant must be 'ghostreview' or 'normalized', not '" + a.variant + "'");
   models::StyleVariant v = a.variant == "normalized" ? models::StyleVariant::normalized : models::StyleVariant::ghostreview;
+  const models::StyleLayers& layers = models::style_layers(a.layers);
   std::vector<std::string> targets = expand(a.targets);
   std::unique_ptr<models::Vgg19Style> vgg = models::Vgg19Style::load(a.vgg19);
   int target_failures = 0;
@@ -103,7 +104,7 @@ int score_style(const ScoreArgs& a) {
   if (target_failures) throw Error("a --target is not a readable image");
   std::vector<cv::Mat> prepared;
   for (const auto& m : timgs) prepared.push_back(exec::prepare_for_vgg(m, w, h));
-  std::vector<models::GramSet> tgrams = vgg->grams(prepared);
+  std::vector<models::GramSet> tgrams = vgg->grams(prepared, layers);
 
   int failures = 0;
   std::vector<std::string> images = expand(a.images);
@@ -115,7 +116,7 @@ int score_style(const ScoreArgs& a) {
     ok.push_back(i);
     batch.push_back(exec::prepare_for_vgg(imgs[i], w, h));
   }
-  std::vector<models::GramSet> grams = batch.empty() ? std::vector<models::GramSet>{} : vgg->grams(batch);
+  std::vector<models::GramSet> grams = batch.empty() ? std::vector<models::GramSet>{} : vgg->grams(batch, layers);
   json scores = json::array();
   for (size_t k = 0; k < ok.size(); ++k) {
     json per = json::array();

@@ -12,6 +12,7 @@ struct ScoreArgs {
   std::string vgg19;
   std::vector<std::string> targets;
   std::string variant = "ghostreview";
+  std::string layers = "ghostreview";
   std::string size = "512x512";
   // aesthetic / clip
   std::string clip, arch = "ViT-L/14", layout, activation, head, tokenizer, prompt;

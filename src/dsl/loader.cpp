@@ -1,6 +1,7 @@
 #include "dsl/loader.h"
 
 #include "models/clip_config.h"
+#include "models/style_layers.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -589,7 +590,14 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   if (const toml::table* t = r.table(root, "metrics")) {
     r.check_keys(*t, {"style_loss", "clip_score"}, "[metrics]");
     if (const toml::table* s = r.table(*t, "style_loss")) {
-      r.check_keys(*s, {"variant"}, "[metrics] style_loss");
+      r.check_keys(*s, {"variant", "layers"}, "[metrics] style_loss");
+      if (auto l = r.str(*s, "layers", "[metrics] style_loss", false, r.pos(*s))) {
+        try {
+          rv.metrics.style_layers = models::style_layers(*l).name;
+        } catch (const std::exception& e) {
+          r.error(r.pos(*s->get("layers")), std::string("[metrics] style_loss: ") + e.what());
+        }
+      }
       if (auto v = r.str(*s, "variant", "[metrics] style_loss", false, r.pos(*s))) {
         if (*v == "ghostreview") rv.metrics.style_loss = StyleLossVariant::ghostreview;
         else if (*v == "normalized") rv.metrics.style_loss = StyleLossVariant::normalized;

@@ -89,6 +89,7 @@ enum class ClipScoreVariant { raw, hessel, x100 };
 
 struct MetricsConfig {
   StyleLossVariant style_loss = StyleLossVariant::ghostreview;
+  std::string style_layers = "ghostreview";  ///< a models::style_layer_presets() name
   ClipScoreVariant clip_score = ClipScoreVariant::raw;
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -94,13 +95,15 @@ class StyleFeaturesExecutor : public Executor {
 
   void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
     out.assign(jobs.size(), Outcome{});
-    // Group by (model, size): one forward pass per group.
-    std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
+    // Group by (model, size, layers): one model call per group.
+    std::map<std::tuple<std::string, std::string, std::string>, std::vector<size_t>> groups;
     for (size_t i = 0; i < jobs.size(); ++i) {
       const auto& s = *jobs[i].step;
       out[i].error = numerics_problem(s);
+      if (out[i].error.empty() && s.param("preprocess") != "pil_bicubic")
+        out[i].error = "VGG19 preprocess '" + s.param("preprocess") + "' is not this build's (pil_bicubic)";
       if (!out[i].error.empty()) continue;
-      groups[{s.param("model.sha256"), s.param("resize")}].push_back(i);
+      groups[{s.param("model.sha256"), s.param("resize"), s.param("layers")}].push_back(i);
     }
     for (const auto& [gk, idx] : groups) {
       auto t0 = Clock::now();
@@ -108,7 +111,7 @@ class StyleFeaturesExecutor : public Executor {
       std::vector<size_t> ok_idx;
       for (size_t i : idx) {
         try {
-          imgs.push_back(load(jobs[i], parse_size(gk.second)));
+          imgs.push_back(load(jobs[i], parse_size(std::get<1>(gk))));
           ok_idx.push_back(i);
         } catch (const std::exception& e) {
           out[i].error = e.what();
@@ -117,7 +120,7 @@ class StyleFeaturesExecutor : public Executor {
       if (imgs.empty()) continue;
       try {
         models::Vgg19Style& vgg = model(*jobs[idx[0]].step);
-        std::vector<models::GramSet> grams = vgg.grams(imgs);
+        std::vector<models::GramSet> grams = vgg.grams(imgs, models::parse_style_layers(std::get<2>(gk)));
         double dt = seconds_since(t0) / static_cast<double>(ok_idx.size());
         for (size_t k = 0; k < ok_idx.size(); ++k) {
           out[ok_idx[k]].bytes = models::serialize_grams(grams[k]);

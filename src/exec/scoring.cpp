@@ -5,18 +5,13 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "models/clip_preprocess.h"
 #include "util/error.h"
 
 namespace ghx::exec {
 
 cv::Mat prepare_for_vgg(const cv::Mat& bgr, int w, int h) {
-  cv::Mat resized;
-  if (bgr.cols == w && bgr.rows == h) {
-    resized = bgr;
-  } else {
-    int interp = (w < bgr.cols && h < bgr.rows) ? cv::INTER_AREA : cv::INTER_CUBIC;
-    cv::resize(bgr, resized, cv::Size(w, h), 0, 0, interp);
-  }
+  const cv::Mat resized = bgr.cols == w && bgr.rows == h ? bgr : models::pil_bicubic_resize(bgr, w, h);
   cv::Mat rgb;
   cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
   return rgb;

@@ -12,8 +12,10 @@
 
 namespace ghx::exec {
 
-/// BGR image -> RGB at w x h (INTER_AREA to shrink, bicubic to enlarge), as VGG style features
-/// want it.
+/// BGR image -> RGB at w x h, as VGG style features want it: resized as Pillow's
+/// `Image.resize((w, h))` does (its default filter, bicubic with antialiasing, since Pillow 7;
+/// models/clip_preprocess.h), no change at the same size. Step keys name it
+/// `preprocess` = `pil_bicubic` (plan/plan.cpp).
 cv::Mat prepare_for_vgg(const cv::Mat& bgr, int w, int h);
 
 /// `arch`: a known name or a config path; `layout`: "", "auto", "hf", "openai"; `activation`:

@@ -3,8 +3,9 @@
 // This header is libtorch-free on purpose: everything outside src/models/ includes only it.
 //
 // Owns: loading torchvision's vgg19 `features.N.weight/bias` layout (conv layers up to
-// features.28 = conv5_1) from a safetensors or torch .pth file (models/weights.h); turning RGB images into raw Gram matrices at
-// the conv outputs (before ReLU) of features 0, 5, 10, 19, 28; the style loss between two Gram
+// features.28 = conv5_1) from a safetensors or torch .pth file (models/weights.h); turning RGB
+// images into raw Gram matrices at the layers of a preset (StyleLayers: GhostReview's conv
+// outputs before ReLU at features 0, 5, 10, 19, 28 by default); the style loss between two Gram
 // sets in GhostReview's variant (unnormalised Gram) and the textbook variant (Gram / (C*H*W)).
 // Fails: throws ghx::Error naming the file and key (missing key, wrong shape, bad dtype,
 // truncated or garbage file). Never: downloads, writes files, or keeps global state beyond the
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+
+#include "models/style_layers.h"
 
 namespace ghx::models {
 
@@ -45,8 +48,12 @@ class Vgg19Style {
   static std::unique_ptr<Vgg19Style> load(const std::string& path);
   virtual ~Vgg19Style() = default;
   /// `images`: 8-bit RGB (CV_8UC3, RGB order), resized by the caller to one common size.
-  /// Batched internally. Deterministic: same inputs give bit-identical output.
-  virtual std::vector<GramSet> grams(const std::vector<cv::Mat>& rgb_images) = 0;
+  /// One Gram per entry of `layers.features`, in order (the default: "ghostreview").
+  /// Deterministic: same inputs give bit-identical output.
+  virtual std::vector<GramSet> grams(const std::vector<cv::Mat>& rgb_images, const StyleLayers& layers) = 0;
+  std::vector<GramSet> grams(const std::vector<cv::Mat>& rgb_images) {
+    return grams(rgb_images, style_layer_presets().front());
+  }
 };
 
 /// Writes tiny random weights (fixed seed, same key layout and layer structure as torchvision's

@@ -1,6 +1,6 @@
 // Vgg19Style on libtorch: torchvision's vgg19 features[:29] (conv1_1 .. conv5_1), weights from
-// safetensors or a torch.save .pth (WeightFile picks by content), Gram matrices at the pre-ReLU
-// outputs of features 0, 5, 10, 19, 28.
+// safetensors or a torch.save .pth (WeightFile picks by content), Gram matrices at the layers of
+// a StyleLayers preset (a conv's output before its ReLU, or the ReLU's after it).
 // Per-op ATen headers only: <torch/torch.h> costs ~13 s per translation unit on two cores.
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/bmm.h>
@@ -27,8 +27,6 @@ namespace {
 // torchvision vgg19 `features`: convs at these indices, ReLU after each, max-pool 2x2 at 4, 9,
 // 18, 27 (i.e. after the ReLU of convs 2, 7, 16, 25). features[:29] ends with conv5_1 (28).
 constexpr int k_conv_indices[] = {0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28};
-constexpr int k_style_indices[] = {0, 5, 10, 19, 28};
-constexpr int k_last_index = 28;
 // One image per forward pass. oneDNN picks its convolution kernels by shape, batch size
 // included, so an image's Grams had other low bits in a batch of 4 than alone: a resumed run,
 // batching what was left, wrote other style losses than an uninterrupted one (found by
@@ -39,11 +37,6 @@ constexpr int k_batch = 1;
 constexpr int k_min_side = 16;  // four 2x2 pools must leave at least one pixel
 constexpr float k_mean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float k_std[3] = {0.229f, 0.224f, 0.225f};
-
-bool is_style_layer(int index) {
-  return std::find(std::begin(k_style_indices), std::end(k_style_indices), index) !=
-         std::end(k_style_indices);
-}
 
 bool pool_after(int index) { return index == 2 || index == 7 || index == 16 || index == 25; }
 
@@ -58,11 +51,11 @@ struct Conv {
 class TorchVgg19Style final : public Vgg19Style {
  public:
   explicit TorchVgg19Style(std::vector<Conv> convs) : m_convs(std::move(convs)) {}
-  std::vector<GramSet> grams(const std::vector<cv::Mat>& rgb_images) override;
+  std::vector<GramSet> grams(const std::vector<cv::Mat>& rgb_images, const StyleLayers& layers) override;
 
  private:
   void run_batch(const std::vector<cv::Mat>& images, std::size_t first, std::size_t count,
-                 std::vector<GramSet>& out) const;
+                 const std::vector<int>& features, std::vector<GramSet>& out) const;
   std::vector<Conv> m_convs;
 };
 
@@ -84,31 +77,40 @@ at::Tensor to_input(const std::vector<cv::Mat>& images, std::size_t first, std::
   return bytes.to(dev).permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(stdev);
 }
 
+void add_grams(const at::Tensor& y, std::size_t first, std::size_t count, std::vector<GramSet>& out) {
+  const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
+  // F as (N, H*W, C): a view of the channels_last output; G = F^T F = (C x HW)(HW x C).
+  at::Tensor f = y.permute({0, 2, 3, 1}).reshape({y.size(0), h * w, c});
+  at::Tensor g = at::bmm(f.transpose(1, 2), f).contiguous().to(at::kCPU);
+  const float* gp = g.data_ptr<float>();
+  for (std::size_t i = 0; i < count; ++i) {
+    GramSet& s = out[first + i];
+    s.channels.push_back(static_cast<int>(c));
+    s.sizes.push_back(static_cast<double>(c) * static_cast<double>(h) * static_cast<double>(w));
+    s.grams.emplace_back(gp + i * c * c, gp + (i + 1) * c * c);
+  }
+}
+
 void TorchVgg19Style::run_batch(const std::vector<cv::Mat>& images, std::size_t first,
-                                std::size_t count, std::vector<GramSet>& out) const {
+                                std::size_t count, const std::vector<int>& features,
+                                std::vector<GramSet>& out) const {
+  const auto wanted = [&](int index) { return std::find(features.begin(), features.end(), index) != features.end(); };
+  const int last = features.back();
   at::Tensor x = to_input(images, first, count);
   for (const Conv& conv : m_convs) {
     at::Tensor y = at::conv2d(x, conv.weight, conv.bias, /*stride=*/1, /*padding=*/1);
-    if (is_style_layer(conv.index)) {
-      const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
-      // F as (N, H*W, C): a view of the channels_last output; G = F^T F = (C x HW)(HW x C).
-      at::Tensor f = y.permute({0, 2, 3, 1}).reshape({y.size(0), h * w, c});
-      at::Tensor g = at::bmm(f.transpose(1, 2), f).contiguous().to(at::kCPU);
-      const float* gp = g.data_ptr<float>();
-      for (std::size_t i = 0; i < count; ++i) {
-        GramSet& s = out[first + i];
-        s.channels.push_back(static_cast<int>(c));
-        s.sizes.push_back(static_cast<double>(c) * static_cast<double>(h) * static_cast<double>(w));
-        s.grams.emplace_back(gp + i * c * c, gp + (i + 1) * c * c);
-      }
-    }
-    if (conv.index == k_last_index) break;
+    if (wanted(conv.index)) add_grams(y, first, count, out);  // before the in-place ReLU
+    if (conv.index == last) break;
     x = y.relu_();
+    if (wanted(conv.index + 1)) add_grams(x, first, count, out);
+    if (conv.index + 1 == last) break;
     if (pool_after(conv.index)) x = at::max_pool2d(x, {2, 2});
   }
 }
 
-std::vector<GramSet> TorchVgg19Style::grams(const std::vector<cv::Mat>& rgb_images) {
+std::vector<GramSet> TorchVgg19Style::grams(const std::vector<cv::Mat>& rgb_images, const StyleLayers& layers) {
+  // Checked again here: a StyleLayers built by hand must name real layers, in order.
+  const StyleLayers checked = parse_style_layers(style_layers_text(layers));
   for (std::size_t i = 0; i < rgb_images.size(); ++i) {
     const cv::Mat& m = rgb_images[i];
     if (m.empty() || m.type() != CV_8UC3)
@@ -126,7 +128,7 @@ std::vector<GramSet> TorchVgg19Style::grams(const std::vector<cv::Mat>& rgb_imag
     c10::InferenceMode guard;
     for (std::size_t first = 0; first < rgb_images.size(); first += k_batch) {
       const std::size_t count = std::min<std::size_t>(k_batch, rgb_images.size() - first);
-      run_batch(rgb_images, first, count, out);
+      run_batch(rgb_images, first, count, checked.features, out);
     }
   } catch (const c10::Error& e) {
     throw Error(std::string("vgg19: libtorch failed: ") + e.what_without_backtrace());

@@ -13,7 +13,8 @@ const char* const k_kind_names[k_step_kind_count] = {"generate",  "target_featur
 // rank gaps, NoTM and fixups in results.json.
 // image_features 2: CLIP image towers run their GEMMs through oneDNN (last bits differ).
 // text_features 2: texts run padded to a multiple of 16 tokens (last bits differ).
-const int k_kind_versions[k_step_kind_count] = {2, 1, 2, 2, 1, 3, 2};
+// target_features 2 and image_features 3: images decode without EXIF orientation, as Pillow's.
+const int k_kind_versions[k_step_kind_count] = {2, 2, 3, 2, 1, 3, 2};
 
 void put_field(std::string& buf, char tag, std::string_view value) {
   buf.push_back(tag);

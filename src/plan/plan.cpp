@@ -8,6 +8,7 @@
 #include "dsl/lora.h"
 #include "models/clip_config.h"
 #include "models/numerics.h"
+#include "models/style_layers.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -190,6 +191,14 @@ class Planner {
     m_clips[name] = std::move(e);
   }
 
+  // What every VGG19 feature step shares after its size: the resize filter (exec::prepare_for_vgg),
+  // the layers read, the numerics.
+  void add_vgg_params(Step& s) {
+    s.params.emplace_back("preprocess", "pil_bicubic");
+    s.params.emplace_back("layers", models::style_layers_text(models::style_layers(m_r.metrics.style_layers)));
+    s.params.emplace_back("numerics", numerics());
+  }
+
   uint32_t target_features(const std::string& file, int64_t w, int64_t h, const dsl::SourcePos& pos) {
     Step s;
     s.kind = StepKind::target_features;
@@ -197,7 +206,7 @@ class Planner {
     s.params.emplace_back("model.sha256", m_vgg_sha);
     s.params.emplace_back("image.sha256", hash(file, pos));
     s.params.emplace_back("resize", std::to_string(w) + "x" + std::to_string(h));
-    s.params.emplace_back("numerics", numerics());
+    add_vgg_params(s);
     s.context.emplace_back("path", file);
     s.context.emplace_back("model.path", m_r.models.vgg19->file);
     return m_plan.add(std::move(s));
@@ -375,7 +384,7 @@ class Planner {
               feat.params.emplace_back("model", "vgg19");
               feat.params.emplace_back("model.sha256", m_vgg_sha);
               feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
-              feat.params.emplace_back("numerics", numerics());
+              add_vgg_params(feat);
               feat.context.emplace_back("model.path", m_r.models.vgg19->file);
               feat.inputs = {gi};
               met.inputs.push_back(m_plan.add(std::move(feat)));

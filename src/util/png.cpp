@@ -21,7 +21,8 @@ cv::Mat decode_image(const std::string& bytes, const std::string& what) {
   cv::Mat img;
   if (!bytes.empty()) {
     std::vector<uchar> buf(bytes.begin(), bytes.end());
-    img = cv::imdecode(buf, cv::IMREAD_COLOR);
+    // As Pillow's Image.open(...).convert("RGB"): EXIF orientation is not applied.
+    img = cv::imdecode(buf, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   }
   if (img.empty()) throw Error(what + ": not a readable image (PNG, JPEG or WebP)");
   return img;

@@ -10,7 +10,9 @@ namespace ghx::util {
 
 /// `bgr`: CV_8UC3. Returns PNG bytes.
 std::string encode_png(const cv::Mat& bgr);
-/// Decodes PNG/JPEG/WebP bytes to 8-bit BGR. `what` names the source in errors.
+/// Decodes PNG/JPEG/WebP bytes to 8-bit BGR as Pillow's `Image.open(f).convert("RGB")` sees
+/// them: an EXIF orientation tag is not applied (OpenCV's default would rotate), alpha is
+/// dropped. `what` names the source in errors.
 cv::Mat decode_image(const std::string& bytes, const std::string& what);
 /// Checks that `bytes` are one whole PNG a reader can decode: the signature, an IHDR of at most
 /// `max_pixels` pixels (checked before decoding, so a tiny file cannot claim a huge image),

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -83,6 +84,28 @@ TEST_CASE("score style: --target takes one value per use, the images after it st
   json j = json::parse(r.out);
   REQUIRE(j["scores"].size() == 2);  // both images scored, against the one target
   CHECK(!j["scores"][0].contains("per_target"));  // listed only for several targets
+}
+
+TEST_CASE("score style --layers: each preset its own loss, the default GhostReview's", "[cli][score]") {
+  test::TempDir t;
+  fixture(t);
+  std::map<std::string, double> loss;
+  for (const char* layers : {"", "ghostreview", "gatys", "tutorial"}) {
+    Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png --size 48x48 " +
+                   (*layers ? std::string("--layers ") + layers + " " : std::string()) + t / "image.png --json");
+    INFO(layers);
+    REQUIRE(r.code == 0);
+    loss[layers] = json::parse(r.out)["scores"][0]["style_loss"];
+    CHECK(loss[layers] > 0);
+  }
+  CHECK(loss[""] == loss["ghostreview"]);
+  CHECK(loss["gatys"] != loss["ghostreview"]);
+  CHECK(loss["tutorial"] != loss["ghostreview"]);
+  CHECK(loss["tutorial"] != loss["gatys"]);
+  Result bad = test::run_command(std::string(GHX_BINARY) + " score style --vgg19 " + t / "m/vgg19.safetensors" +
+                                 " --target " + t / "target.png --layers relu " + t / "image.png 2>&1");
+  CHECK(bad.code == 2);
+  CHECK(bad.out.find("'ghostreview', 'gatys', 'tutorial', not 'relu'") != std::string::npos);
 }
 
 TEST_CASE("score aesthetic and clip with tiny models", "[cli][score]") {

@@ -171,6 +171,22 @@ TEST_CASE("unknown metric and variant", "[dsl]") {
     Loaded l = load_edited(t, "[[section]]", "[metrics]\nstyle_loss = { variant = \"gram\" }\n\n[[section]]");
     CHECK(l.text.find("style_loss variant must be 'ghostreview' or 'normalized', not 'gram'") != std::string::npos);
   }
+  SECTION("style layers") {
+    Loaded l = load_edited(t, "[[section]]", "[metrics]\nstyle_loss = { layers = \"relu\" }\n\n[[section]]");
+    INFO(l.text);
+    CHECK(l.errors == 1);
+    CHECK(l.text.find("experiment.toml:25:25: error: ") != std::string::npos);  // at the value
+    CHECK(l.text.find("[metrics] style_loss: style layers must be 'ghostreview', 'gatys', 'tutorial', not 'relu'") !=
+          std::string::npos);
+    for (const char* name : {"ghostreview", "gatys", "tutorial"}) {
+      Loaded ok = load_edited(t, "[[section]]", std::string("[metrics]\nstyle_loss = { layers = \"") + name +
+                                                    "\", variant = \"normalized\" }\n\n[[section]]");
+      INFO(ok.text);
+      REQUIRE(ok.review);
+      CHECK(ok.review->metrics.style_layers == name);
+      CHECK(ok.review->metrics.style_loss == dsl::StyleLossVariant::normalized);
+    }
+  }
 }
 
 TEST_CASE("statistics: bootstrap is 0 or at least 200 with errors at the value", "[dsl]") {

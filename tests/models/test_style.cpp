@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <system_error>
 
@@ -110,8 +111,23 @@ Map3 naive_pool(Map3& x) {
   return y;
 }
 
-// Grams (row-major C x C) at features 0, 5, 10, 19, 28 of an RGB image.
-std::vector<std::vector<double>> naive_grams(const std::vector<NaiveLayer>& layers, const cv::Mat& rgb) {
+std::vector<double> naive_gram(const Map3& y) {
+  const std::size_t hw = static_cast<std::size_t>(y.h) * y.w;
+  std::vector<double> g(static_cast<std::size_t>(y.c) * y.c);
+  for (int i = 0; i < y.c; ++i)
+    for (int j = 0; j < y.c; ++j) {
+      double s = 0;
+      for (std::size_t p = 0; p < hw; ++p) s += y.v[i * hw + p] * y.v[j * hw + p];
+      g[static_cast<std::size_t>(i) * y.c + j] = s;
+    }
+  return g;
+}
+
+// Grams (row-major C x C) of an RGB image at torchvision `features` indices: a conv's index
+// before its ReLU, the next index after it (GhostReview's 0, 5, 10, 19, 28 by default).
+std::vector<std::vector<double>> naive_grams(const std::vector<NaiveLayer>& layers, const cv::Mat& rgb,
+                                             const std::vector<int>& features = {0, 5, 10, 19, 28}) {
+  const auto wanted = [&](int i) { return std::find(features.begin(), features.end(), i) != features.end(); };
   const double mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
   Map3 x{3, rgb.rows, rgb.cols, std::vector<double>(3u * rgb.rows * rgb.cols)};
   for (int r = 0; r < rgb.rows; ++r)
@@ -120,18 +136,9 @@ std::vector<std::vector<double>> naive_grams(const std::vector<NaiveLayer>& laye
   std::vector<std::vector<double>> out;
   for (const auto& l : layers) {
     Map3 y = naive_conv(x, l);
-    if (l.index == 0 || l.index == 5 || l.index == 10 || l.index == 19 || l.index == 28) {
-      const std::size_t hw = static_cast<std::size_t>(y.h) * y.w;
-      std::vector<double> g(static_cast<std::size_t>(y.c) * y.c);
-      for (int i = 0; i < y.c; ++i)
-        for (int j = 0; j < y.c; ++j) {
-          double s = 0;
-          for (std::size_t p = 0; p < hw; ++p) s += y.v[i * hw + p] * y.v[j * hw + p];
-          g[static_cast<std::size_t>(i) * y.c + j] = s;
-        }
-      out.push_back(std::move(g));
-    }
+    if (wanted(l.index)) out.push_back(naive_gram(y));
     for (double& v : y.v) v = std::max(v, 0.0);
+    if (wanted(l.index + 1)) out.push_back(naive_gram(y));
     x = (l.index == 2 || l.index == 7 || l.index == 16 || l.index == 25) ? naive_pool(y) : std::move(y);
   }
   return out;
@@ -286,6 +293,62 @@ TEST_CASE("Vgg19Style: Gram matrices match a naive double-precision forward pass
       REQUIRE(relative_error(sets[i].grams[l], want[l]) < 1e-5);
     }
   }
+}
+
+TEST_CASE("Vgg19Style: every layer preset matches the naive forward pass at its own layers", "[models][style]") {
+  const Scratch scratch("presets");
+  const auto layers = small_vgg({2, 3, 4, 5, 3}, 9);
+  const std::string path = scratch.path + "/small.safetensors";
+  ghx::models::write_safetensors(path, as_tensors(layers));
+  auto model = Vgg19Style::load(path);
+  const auto images = random_images(2, 32, 48, 5);
+  REQUIRE(ghx::models::style_layer_presets().size() == 3);
+  REQUIRE(ghx::models::style_layer_presets().front().name == "ghostreview");  // the default
+  const std::map<std::string, std::vector<int>> want_features = {
+      {"ghostreview", {0, 5, 10, 19, 28}}, {"gatys", {1, 6, 11, 20, 29}}, {"tutorial", {0, 2, 5, 7, 10}}};
+  std::map<std::string, std::vector<GramSet>> by_preset;
+  for (const auto& [name, features] : want_features) {
+    const ghx::models::StyleLayers& preset = ghx::models::style_layers(name);
+    REQUIRE(preset.features == features);
+    const auto sets = model->grams(images, preset);
+    by_preset[name] = sets;
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const auto want = naive_grams(layers, images[i], features);
+      REQUIRE(sets[i].grams.size() == features.size());
+      for (std::size_t l = 0; l < features.size(); ++l) {
+        INFO(name << " image " << i << " feature " << features[l]);
+        REQUIRE(relative_error(sets[i].grams[l], want[l]) < 1e-5);
+      }
+    }
+  }
+  // The default overload is GhostReview's preset; the presets really differ (ReLU'd Grams have
+  // no negative products, the tutorial's go no deeper than conv3_1).
+  REQUIRE(bit_identical(model->grams(images)[0], by_preset["ghostreview"][0]));
+  REQUIRE(bit_identical(model->grams({images[0]}, ghx::models::style_layers("tutorial"))[0], by_preset["tutorial"][0]));
+  REQUIRE(by_preset["tutorial"][0].channels == std::vector<int>{2, 2, 3, 3, 4});
+  for (float v : by_preset["gatys"][0].grams[0]) REQUIRE(v >= 0.0f);
+  REQUIRE(ghx::models::style_loss(by_preset["gatys"][0], by_preset["gatys"][1], StyleVariant::ghostreview) !=
+          ghx::models::style_loss(by_preset["ghostreview"][0], by_preset["ghostreview"][1], StyleVariant::ghostreview));
+}
+
+TEST_CASE("style layers: names, the key text and its parser", "[models][style]") {
+  using ghx::models::parse_style_layers;
+  using ghx::models::style_layers_text;
+  REQUIRE(style_layers_text(ghx::models::style_layers("gatys")) == "gatys:1,6,11,20,29");
+  for (const auto& p : ghx::models::style_layer_presets()) {
+    const auto back = parse_style_layers(style_layers_text(p));
+    REQUIRE(back.name == p.name);
+    REQUIRE(back.features == p.features);
+  }
+  REQUIRE_THROWS_WITH(ghx::models::style_layers("vgg"), Contains("'ghostreview', 'gatys', 'tutorial'") && Contains("'vgg'"));
+  REQUIRE_THROWS_WITH(parse_style_layers("gatys"), Contains("NAME:I,J"));
+  REQUIRE_THROWS_WITH(parse_style_layers("x:"), Contains("not a layer index"));
+  REQUIRE_THROWS_WITH(parse_style_layers("x:0,,5"), Contains("not a layer index"));
+  REQUIRE_THROWS_WITH(parse_style_layers("x:4"), Contains("neither a conv nor a ReLU"));  // a max-pool
+  REQUIRE_THROWS_WITH(parse_style_layers("x:30"), Contains("neither a conv nor a ReLU"));
+  REQUIRE_THROWS_WITH(parse_style_layers("x:5,0"), Contains("increase"));
+  REQUIRE_THROWS_WITH(parse_style_layers("x:-1"), Contains("not a layer index"));
+  REQUIRE(parse_style_layers("own:3,29").features == std::vector<int>{3, 29});
 }
 
 TEST_CASE("Vgg19Style: tiny weights, determinism, batching, loss 0 only for the same image",

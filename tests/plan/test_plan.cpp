@@ -107,6 +107,32 @@ TEST_CASE("files enter keys by content, not by path or time", "[plan]") {
   }
 }
 
+TEST_CASE("style layers and the VGG resize filter are in every VGG feature key", "[plan]") {
+  test::TempDir t;
+  std::string exp = test::write_small_review(t.path());
+  const plan::Plan p0 = plan_of(exp);
+  for (const auto& s : p0.steps)
+    if (s.kind == plan::StepKind::target_features || (s.kind == plan::StepKind::image_features && s.param("model") == "vgg19")) {
+      CHECK(s.param("layers") == "ghostreview:0,5,10,19,28");
+      CHECK(s.param("preprocess") == "pil_bicubic");
+    }
+  const auto k0 = keys(p0);
+  std::string text = test::read_text(exp);
+  text.replace(text.find("[[section]]"), 11, "[metrics]\nstyle_loss = { layers = \"gatys\" }\n\n[[section]]");
+  test::write_text(exp, text);
+  const plan::Plan p1 = plan_of(exp);
+  size_t same = 0, vgg = 0;
+  for (const auto& s : p1.steps) {
+    same += k0.count(s.key.hex());
+    if (s.kind == plan::StepKind::target_features || s.kind == plan::StepKind::image_features) {
+      CHECK(s.param("layers") == "gatys:1,6,11,20,29");
+      ++vgg;
+    }
+  }
+  CHECK(vgg == 16);
+  CHECK(same == 12);  // only the generate steps survive: features, metrics, aggregate, report are new
+}
+
 TEST_CASE("file hashes are memoised by path, size, mtime and inode", "[plan]") {
   test::TempDir t;
   std::string exp = test::write_small_review(t.path());
