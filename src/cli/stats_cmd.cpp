@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/csv_import.h"
+#include "report/numbers.h"
 #include "report/render.h"
 #include "stats/stats.h"
 #include "util/error.h"

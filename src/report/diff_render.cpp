@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "report/render.h"
+#include "report/numbers.h"
 #include "stats/stats.h"
 #include "util/strings.h"
 

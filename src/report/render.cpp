@@ -1,12 +1,14 @@
 #include "report/render.h"
 
 #include "report/markdown.h"
+#include "report/numbers.h"
 
 #include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <kainjow/mustache.hpp>
@@ -22,27 +24,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using kainjow::mustache::data;
 using kainjow::mustache::mustache;
-
-std::string format_metric(double v) {
-  if (std::isnan(v)) return "n/a";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.5g", v == 0 ? 0.0 : v);
-  return buf;
-}
-
-std::string format_interval(const json& ci, bool z) {
-  if (!ci.is_array() || ci.size() != 2) return "";
-  auto f = [&](const json& v) {
-    if (!v.is_number()) return std::string("n/a");
-    return z ? format_z(v.get<double>()) : format_metric(v.get<double>());
-  };
-  return "[" + f(ci[0]) + ", " + f(ci[1]) + "]";
-}
-
-std::string format_z(double v) {
-  if (std::isnan(v)) return "n/a";
-  return util::fixed_double(v, 4);
-}
 
 std::string templates_dir() {
   if (const char* env = std::getenv("GHX_TEMPLATES")) return env;
@@ -117,7 +98,7 @@ std::string px(double v) { return util::fixed_double(v, 1); }
 /// One horizontal bar per checkpoint (in rank order) with its bootstrap interval as a whisker.
 /// Inline SVG, no script: text and axes use currentColor, so the page's light or dark scheme
 /// colours them; the bars' blue reads on both.
-std::string bar_chart(const json& results, const std::string& metric, bool is_score) {
+std::string bar_chart(const json& results, const std::string& metric, bool is_score, int exponent) {
   struct Bar {
     std::string name;
     double v, lo, hi;
@@ -156,9 +137,35 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
              px(x(b.hi)) + " " + px(ym - 5) + "v10\" stroke=\"currentColor\" stroke-width=\"1.5\" fill=\"none\"/>";
     }
     svg += "<text x=\"" + px(label_w + plot_w + 8) + "\" y=\"" + px(y + 15) + "\" fill=\"currentColor\">" +
-           (is_score ? format_z(b.v) : format_metric(b.v)) + "</text>";
+           format_people(b.v, exponent) + "</text>";
   }
   return svg + "</svg>";
+}
+
+/// The largest |value| of a metric over the checkpoints, as its readable_exponent.
+int metric_exponent(const json& results, const std::string& metric) {
+  double m = 0;
+  for (const auto& c : results.at("checkpoints"))
+    if (c.at("metrics").contains(metric)) {
+      const double v = std::abs(num(c.at("metrics").at(metric)));
+      if (std::isfinite(v)) m = std::max(m, v);
+    }
+  return readable_exponent(m);
+}
+
+/// " (×10⁶)" or "".
+std::string unit_suffix(int exponent) { return exponent == 0 ? "" : " (" + unit_text(exponent) + ")"; }
+
+/// Tables wider than a laptop's window are split: at most this many value columns each.
+constexpr size_t k_group_columns = 6;
+constexpr size_t k_sheet_columns = 4;
+
+/// [first, last) ranges of `n` columns, `per` at a time.
+std::vector<std::pair<size_t, size_t>> column_chunks(size_t n, size_t per) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t a = 0; a < n; a += per) out.emplace_back(a, std::min(n, a + per));
+  if (out.empty()) out.emplace_back(0, 0);
+  return out;
 }
 
 /// The template view. `md`: text from TOML or a server is escaped for Markdown tables here (the
@@ -177,47 +184,66 @@ data build_view(const json& results, bool md) {
   for (const auto& m : metrics)
     if (m.find('.') == std::string::npos || (is_z(m) && m.find('.', 2) == std::string::npos)) headline.push_back(m);
 
-  // The ranking table holds the means; z-scores and seed spread go to a details table.
+  // The ranking: score, its interval and the verdict on the gap to the next rank. Every headline
+  // metric then gets its rows in one long table (metric x checkpoint: mean, interval, z, seed
+  // spread), so the number of metrics never widens a table.
   auto is_spread = [](const std::string& m) { return m.size() > 4 && m.compare(m.size() - 4, 4, "_std") == 0; };
-  std::vector<std::string> means, details;
-  for (const auto& m : headline) (is_z(m) || is_spread(m) ? details : means).push_back(m);
-  data head{data::type::list}, dhead{data::type::list};
-  for (const auto& m : means) head.push_back(data("name", m));
-  for (const auto& m : details) dhead.push_back(data("name", m));
-  view.set("metric_headers", head);
-  view.set("detail_headers", dhead);
+  std::vector<std::string> means;
+  for (const auto& m : headline)
+    if (!is_z(m) && !is_spread(m)) means.push_back(m);
+
+  std::map<int64_t, std::string> gap_text;  // upper rank -> "0.2846, within noise"
+  for (const auto& g : results.value("rank_gaps", json::array())) {
+    std::string verdict = stats::k_cannot_tell;
+    if (g.contains("verdict") && g.at("verdict").is_string()) verdict = g.at("verdict").get<std::string>();
+    else if (g.contains("beyond_noise") && g.at("beyond_noise").is_boolean())  // results before the verdicts
+      verdict = g.at("beyond_noise").get<bool>() ? stats::k_beyond_noise : stats::k_within_noise;
+    gap_text[integer(g.at("rank"), "rank_gaps rank")] = format_people(num(g.at("diff"))) + ", " + u(verdict);
+  }
+  view.set("has_gaps", !gap_text.empty());
 
   data rows{data::type::list};
   for (const auto& c : results.at("checkpoints")) {
     data row;
-    row.set("rank", std::to_string(integer(c.at("rank"), "checkpoint rank")));
+    const int64_t rank = integer(c.at("rank"), "checkpoint rank");
+    row.set("rank", std::to_string(rank));
     row.set("name", u(c.at("name").get<std::string>()));
-    std::string id = c.at("identity").get<std::string>();
-    row.set("identity", u(id.rfind("sha256:", 0) == 0 ? "AutoV2 " + id.substr(7, 10) : id));
-    row.set("score", format_z(num(c.at("score"))));
-    row.set("score_ci", c.contains("ci") && c.at("ci").contains("score") ? format_interval(c.at("ci").at("score"), true) : "");
+    row.set("score", format_people(num(c.at("score"))));
+    row.set("score_ci", c.contains("ci") && c.at("ci").contains("score") ? format_people_interval(c.at("ci").at("score")) : "");
+    auto gap = gap_text.find(rank);
+    row.set("gap", gap == gap_text.end() ? std::string() : gap->second);
     std::string excluded;
     for (const auto& l : c.value("notm_excluded", json::array())) excluded += (excluded.empty() ? "" : ", ") + l.get<std::string>();
     row.set("notm_excluded", excluded.empty() ? "-" : u(excluded));
-    auto cells_of = [&](const std::vector<std::string>& names) {
-      data cells{data::type::list};
-      for (const auto& m : names) {
-        double v = c.at("metrics").contains(m) ? num(c.at("metrics").at(m)) : std::nan("");
-        cells.push_back(data("value", is_z(m) ? format_z(v) : format_metric(v)));
-      }
-      return cells;
-    };
-    row.set("cells", cells_of(means));
-    data ci_cells{data::type::list};
-    for (const auto& m : means) {
-      bool has = c.contains("ci") && c.at("ci").contains(m);
-      ci_cells.push_back(data("value", has ? format_interval(c.at("ci").at(m), false) : std::string("n/a")));
-    }
-    row.set("ci_cells", ci_cells);
-    row.set("detail_cells", cells_of(details));
     rows.push_back(row);
   }
   view.set("checkpoints", rows);
+
+  data metric_rows{data::type::list};
+  for (const auto& m : means) {
+    const int e = metric_exponent(results, m);
+    bool first = true;
+    size_t span = 0;
+    for (const auto& c : results.at("checkpoints")) span += c.at("metrics").contains(m);
+    for (const auto& c : results.at("checkpoints")) {
+      const json& ms = c.at("metrics");
+      if (!ms.contains(m)) continue;
+      data row;
+      row.set("first", first);
+      row.set("span", std::to_string(span));
+      row.set("metric", u(m) + unit_suffix(e));
+      row.set("metric_md", first ? u(m) + unit_suffix(e) : std::string());
+      row.set("name", u(c.at("name").get<std::string>()));
+      row.set("mean", format_people(num(ms.at(m)), e));
+      const bool has = c.contains("ci") && c.at("ci").contains(m);
+      row.set("ci", has ? format_people_interval(c.at("ci").at(m), e) : std::string("n/a"));
+      row.set("z", ms.contains("z." + m) ? format_people(num(ms.at("z." + m))) : std::string("n/a"));
+      row.set("std", ms.contains(m + "_std") ? format_people(num(ms.at(m + "_std")), e) : std::string("n/a"));
+      metric_rows.push_back(row);
+      first = false;
+    }
+  }
+  view.set("metric_rows", metric_rows);
 
   data secs{data::type::list};
   for (const auto& s : results.at("sections")) {
@@ -227,42 +253,60 @@ data build_view(const json& results, bool md) {
     sec.set("metric", metric);
     std::string variant = s.at("variant").get<std::string>();
     sec.set("variant", variant.empty() ? std::string() : " (" + variant + ")");
-    sec.set("has_groups", !s.at("groups").empty());
     sec.set("images", std::to_string(integer(s.at("images"), "section images")));
     sec.set("prompts", std::to_string(integer(s.at("prompts"), "section prompts")));
-    data gh{data::type::list};
-    for (const auto& g : s.at("groups")) gh.push_back(data("name", u(g.get<std::string>())));
-    sec.set("group_headers", gh);
-    data grows{data::type::list};
-    for (const auto& c : results.at("checkpoints")) {
-      data row;
-      row.set("name", u(c.at("name").get<std::string>()));
-      data cells{data::type::list};
-      for (const auto& g : s.at("groups")) {
-        std::string key = metric + "." + g.get<std::string>();
-        double v = c.at("metrics").contains(key) ? num(c.at("metrics").at(key)) : std::nan("");
-        // A LoRA whose showcase this checkpoint made: shown, but left out of the NoTM score.
-        bool tm = false;
-        for (const auto& l : c.value("notm_excluded", json::array())) tm |= l == g;
-        cells.push_back(data("value", format_metric(v) + (tm ? " (TM)" : "")));
-      }
-      row.set("cells", cells);
-      grows.push_back(row);
+    // One scale for the section: its means, seed spreads and per-group cells.
+    const json by = s.value("by_checkpoint", json::object());
+    double largest = 0;
+    for (auto it = by.begin(); it != by.end(); ++it) {
+      const double v = std::abs(num(it.value().at("mean")));
+      if (std::isfinite(v)) largest = std::max(largest, v);
     }
-    sec.set("rows", grows);
+    const int e = readable_exponent(largest);
+    sec.set("unit", e == 0 ? std::string() : ", " + unit_text(e));
     // The section's own mean and seed spread per checkpoint (rank order).
     data brows{data::type::list};
-    const json by = s.value("by_checkpoint", json::object());
     for (const auto& c : results.at("checkpoints")) {
       const std::string name = c.at("name").get<std::string>();
       if (!by.contains(name)) continue;
       data row;
       row.set("name", u(name));
-      row.set("mean", format_metric(num(by.at(name).at("mean"))));
-      row.set("std", format_metric(num(by.at(name).at("std"))));
+      row.set("mean", format_people(num(by.at(name).at("mean")), e));
+      row.set("std", format_people(num(by.at(name).at("std")), e));
       brows.push_back(row);
     }
     sec.set("by_checkpoint", brows);
+    // Per style or LoRA: checkpoints down, groups across, split every k_group_columns groups.
+    const json& groups = s.at("groups");
+    data tables{data::type::list};
+    if (!groups.empty())
+      for (const auto& [a, b] : column_chunks(groups.size(), k_group_columns)) {
+        data table;
+        data gh{data::type::list};
+        for (size_t g = a; g < b; ++g) gh.push_back(data("name", u(groups.at(g).get<std::string>())));
+        table.set("group_headers", gh);
+        data grows{data::type::list};
+        for (const auto& c : results.at("checkpoints")) {
+          data row;
+          row.set("name", u(c.at("name").get<std::string>()));
+          data cells{data::type::list};
+          for (size_t g = a; g < b; ++g) {
+            const json& group = groups.at(g);
+            std::string key = metric + "." + group.get<std::string>();
+            double v = c.at("metrics").contains(key) ? num(c.at("metrics").at(key)) : std::nan("");
+            // A LoRA whose showcase this checkpoint made: shown, but left out of the NoTM score.
+            bool tm = false;
+            for (const auto& l : c.value("notm_excluded", json::array())) tm |= l == group;
+            cells.push_back(data("value", format_people(v, e) + (tm ? " (TM)" : "")));
+          }
+          row.set("cells", cells);
+          grows.push_back(row);
+        }
+        table.set("rows", grows);
+        tables.push_back(table);
+      }
+    sec.set("group_tables", tables);
+    sec.set("has_groups", !tables.is_empty_list());
     secs.push_back(sec);
   }
   view.set("sections", secs);
@@ -274,8 +318,8 @@ data build_view(const json& results, bool md) {
     row.set("rank", std::to_string(rank) + "-" + std::to_string(add(rank, 1, "rank_gaps rank")));
     row.set("upper", u(g.at("upper").get<std::string>()));
     row.set("lower", u(g.at("lower").get<std::string>()));
-    row.set("diff", format_z(num(g.at("diff"))));
-    row.set("ci", g.at("ci").is_array() ? format_interval(g.at("ci"), true) : "n/a");
+    row.set("diff", format_people(num(g.at("diff"))));
+    row.set("ci", g.at("ci").is_array() ? format_people_interval(g.at("ci")) : "n/a");
     auto p_text = [&](const char* key) {
       return g.contains(key) && g.at(key).is_number() ? util::fixed_double(num(g.at(key)), 4) : std::string("n/a");
     };
@@ -323,7 +367,7 @@ data build_view(const json& results, bool md) {
   if (!md) {
     data score;
     score.set("title", "score (higher is better)");
-    score.set("svg", bar_chart(results, "score", true));
+    score.set("svg", bar_chart(results, "score", true, 0));
     charts.push_back(score);
     for (const auto& m : means) {
       data c;
@@ -331,40 +375,52 @@ data build_view(const json& results, bool md) {
       bool lower = stats::lower_is_better(m);
       const json& dirs = results.contains("metric_directions") ? results.at("metric_directions") : json();
       if (dirs.is_object() && dirs.contains(m) && dirs.at(m).is_string()) lower = dirs.at(m).get<std::string>() == "lower";
-      c.set("title", m + (lower ? " (lower is better)" : " (higher is better)"));
-      c.set("svg", bar_chart(results, m, false));
+      const int e = metric_exponent(results, m);
+      c.set("title", m + (e == 0 ? std::string() : ", " + unit_text(e)) + (lower ? " (lower is better)" : " (higher is better)"));
+      c.set("svg", bar_chart(results, m, false, e));
       charts.push_back(c);
     }
   }
   view.set("charts", charts);
 
   // Contact sheets: prompt x checkpoint, the first image of each, linked to the full size.
+  // Split every k_sheet_columns checkpoints, so that thumbnails keep their size on a laptop.
   data sheets{data::type::list};
   for (const auto& sec : results.value("gallery", json::array())) {
-    data sheet;
-    sheet.set("section", u(sec.at("section").get<std::string>()));
-    sheet.set("seed", sec.at("seed").get<std::string>());
-    data heads{data::type::list};
-    for (const auto& n : sec.value("checkpoints", json::array())) heads.push_back(data("name", u(n.get<std::string>())));
-    sheet.set("headers", heads);
-    data rows{data::type::list};
-    for (const auto& r : sec.at("rows")) {
-      data row;
-      row.set("prompt", u(r.at("prompt").get<std::string>()));
-      row.set("text", u(r.at("text").get<std::string>()));
-      data cells{data::type::list};
-      for (const auto& k : r.at("images")) {
-        std::string key = k.get<std::string>();
-        data cell;
-        cell.set("thumb", "thumbs/" + key + ".png");
-        cell.set("full", "images/" + key + ".png");
-        cells.push_back(cell);
+    const json names = sec.value("checkpoints", json::array());
+    size_t columns = names.size();
+    for (const auto& r : sec.at("rows")) columns = std::max(columns, r.at("images").size());
+    const auto chunks = column_chunks(columns, k_sheet_columns);
+    for (const auto& [a, b] : chunks) {
+      data sheet;
+      sheet.set("section", u(sec.at("section").get<std::string>()));
+      sheet.set("seed", sec.at("seed").get<std::string>());
+      sheet.set("part", chunks.size() == 1 ? std::string()
+                                           : ", checkpoints " + std::to_string(a + 1) + "-" + std::to_string(b) + " of " +
+                                                 std::to_string(columns));
+      data heads{data::type::list};
+      for (size_t i = a; i < b && i < names.size(); ++i) heads.push_back(data("name", u(names.at(i).get<std::string>())));
+      sheet.set("headers", heads);
+      data rows{data::type::list};
+      for (const auto& r : sec.at("rows")) {
+        data row;
+        row.set("prompt", u(r.at("prompt").get<std::string>()));
+        row.set("text", u(r.at("text").get<std::string>()));
+        data cells{data::type::list};
+        const json& images = r.at("images");
+        for (size_t i = a; i < b && i < images.size(); ++i) {
+          std::string key = images.at(i).get<std::string>();
+          data cell;
+          cell.set("thumb", "thumbs/" + key + ".png");
+          cell.set("full", "images/" + key + ".png");
+          cells.push_back(cell);
+        }
+        row.set("cells", cells);
+        rows.push_back(row);
       }
-      row.set("cells", cells);
-      rows.push_back(row);
+      sheet.set("rows", rows);
+      sheets.push_back(sheet);
     }
-    sheet.set("rows", rows);
-    sheets.push_back(sheet);
   }
   view.set("sheets", sheets);
   view.set("has_sheets", !sheets.is_empty_list());

@@ -32,11 +32,4 @@ std::string write_report(const nlohmann::json& results, const std::string& out_d
 /// of the user's.
 void check_report_folder(const std::string& dir);
 
-/// "%.5g" for metric values, "%.4f" for z-scores and scores (fixed formats, every machine alike).
-std::string format_metric(double v);
-std::string format_z(double v);
-/// "[lo, hi]" of a two-number interval, each as format_z (z) or format_metric; "n/a" for an end
-/// that is no number; "" when `ci` is not a pair.
-std::string format_interval(const nlohmann::json& ci, bool z);
-
 }  // namespace ghx::report

@@ -1,9 +1,11 @@
 // Mirrors src/report/render.cpp: same results => same bytes; untrusted text escaped in HTML.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <limits>
 
 #include "stats/stats.h"
+#include "report/numbers.h"
 #include "report/render.h"
 #include "support.h"
 #include "util/error.h"
@@ -28,7 +30,9 @@ TEST_CASE("rendering the same results twice gives the same bytes", "[report]") {
   CHECK(a.html == b.html);
   CHECK(a.json == b.json);
   CHECK(a.csv == b.csv);
-  CHECK(a.markdown.find("| 1 | ckpt | AutoV2 0123456789 | 1.0000 | [1.0000, 1.0000] | - | 2.5 |") != std::string::npos);
+  CHECK(a.markdown.find("| 1 | ckpt | 1.000 | [1.000, 1.000] | 2.000, cannot tell | - |") != std::string::npos);
+  CHECK(a.markdown.find("| style\\_loss | ckpt | 2.500 |") != std::string::npos);  // the metric table
+  CHECK(a.markdown.find("| ckpt | `sha256:0123456789abcdef` |") != std::string::npos);  // identities, no provenance
   CHECK(a.csv.substr(0, a.csv.find('\n')) ==
         "rank,checkpoint,identity,score,style_loss,style_loss.anime,style_loss_std,z.style_loss,z.style_loss.anime,"
         "score.ci_lo,score.ci_hi,style_loss.ci_lo,style_loss.ci_hi,style_loss.anime.ci_lo,style_loss.anime.ci_hi,"
@@ -72,6 +76,66 @@ TEST_CASE("fixed number formats", "[report]") {
   CHECK(report::format_metric(0.25) == "0.25");
   CHECK(report::format_z(-0.0) == "0.0000");
   CHECK(report::format_z(-1.23456) == "-1.2346");
+}
+
+TEST_CASE("numbers for people: 4 significant digits on a readable scale, unit said once", "[report]") {
+  CHECK(report::readable_exponent(7.8695e8) == 6);
+  CHECK(report::readable_exponent(1.1616e9) == 9);
+  CHECK(report::readable_exponent(9999.0) == 0);
+  CHECK(report::readable_exponent(10000.0) == 3);
+  CHECK(report::readable_exponent(0.001) == 0);
+  CHECK(report::readable_exponent(0.0002) == -6);
+  CHECK(report::readable_exponent(0.0) == 0);
+  CHECK(report::readable_exponent(std::numeric_limits<double>::infinity()) == 0);
+  CHECK(report::unit_text(6) == "×10⁶");
+  CHECK(report::unit_text(-3) == "×10⁻³");
+  CHECK(report::unit_text(12) == "×10¹²");
+  CHECK(report::unit_text(0).empty());
+  CHECK(report::format_people(7.8695e8, 6) == "787.0");  // 786.95: rounded, the zero kept
+  CHECK(report::format_people(7.8694e8, 6) == "786.9");
+  CHECK(report::format_people(8.34e8, 6) == "834.0");
+  CHECK(report::format_people(1.23e9, 6) == "1230");
+  CHECK(report::format_people(-0.098052) == "-0.09805");
+  CHECK(report::format_people(5.3424) == "5.342");
+  CHECK(report::format_people(-0.0) == "0.000");
+  CHECK(report::format_people(std::nan("")) == "n/a");
+  CHECK(report::format_people_interval(json::array({2.6444e8, 1.2299e9}), 6) == "[264.4, 1230]");
+  CHECK(report::format_people_interval(json::array({1, "x"})) == "[1.000, n/a]");
+  CHECK(report::format_people_interval(json::array({1})).empty());
+}
+
+TEST_CASE("wide reviews: groups split every 6 columns, contact sheets every 4 checkpoints", "[report]") {
+  std::vector<stats::AggregateRow> rows;
+  std::vector<std::pair<std::string, std::string>> cks;
+  for (int c = 0; c < 9; ++c) {
+    const std::string name = "ck" + std::to_string(c);
+    cks.push_back({name, "backend_name:" + name});
+    for (int g = 0; g < 14; ++g)
+      for (int p = 0; p < 2; ++p)
+        rows.push_back({name, "p" + std::to_string(g) + "_" + std::to_string(p), "style" + std::to_string(g), "1",
+                        1e8 * (1 + c + g + p)});
+  }
+  json r = stats::compute_results({"exp", "1", "1", cks}, {stats::aggregate_json("style", "style_loss", "ghostreview", rows)});
+  json gallery_rows = json::array();
+  json images = json::array();
+  for (int c = 0; c < 9; ++c) images.push_back("k" + std::to_string(c));
+  gallery_rows.push_back({{"prompt", "p0"}, {"text", "a cat"}, {"images", images}});
+  json names = json::array();
+  for (const auto& [n, id] : cks) names.push_back(n);
+  r["gallery"] = json::array({{{"section", "style"}, {"seed", "1"}, {"checkpoints", names}, {"rows", gallery_rows}}});
+  report::Rendered out = report::render(r, report::templates_dir());
+  // 14 styles: tables of 6, 6 and 2 style columns
+  size_t tables = 0, pos = 0;
+  while ((pos = out.markdown.find("| Checkpoint | style", pos)) != std::string::npos) ++tables, ++pos;
+  CHECK(tables == 3);
+  CHECK(out.markdown.find("| Checkpoint | style12 | style13 |\n") != std::string::npos);
+  // 9 checkpoints: sheets of 4, 4 and 1, each saying which
+  CHECK(out.markdown.find("seed 1, checkpoints 1-4 of 9") != std::string::npos);
+  CHECK(out.markdown.find("seed 1, checkpoints 9-9 of 9") != std::string::npos);
+  CHECK(out.html.find("src=\"thumbs/k8.png\"") != std::string::npos);
+  // One scale for the section, said in its heading; no exponent in any cell.
+  CHECK(out.markdown.find("## Section `style`: style_loss (ghostreview), ×10⁹") != std::string::npos);
+  CHECK(out.markdown.find("e+0") == std::string::npos);
 }
 
 TEST_CASE("fixups: hostile prompt text is escaped in HTML and Markdown; NoTM cells are marked", "[report]") {
