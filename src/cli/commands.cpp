@@ -560,7 +560,16 @@ void one_value_per_use(CLI::App& app) {
 
 }  // namespace
 
-int run_cli(int argc, char** argv) {
+namespace {
+int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& inspect);
+}
+
+int run_cli(int argc, char** argv) { return run_or_inspect(argc, argv, nullptr); }
+
+int inspect_cli(const std::function<int(CLI::App&)>& inspect) { return run_or_inspect(0, nullptr, inspect); }
+
+namespace {
+int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& inspect) {
   CLI::App app{"ghx: reviews Stable Diffusion checkpoints (docs/language.md)", "ghx"};
   app.require_subcommand(0, 1);
   bool show_version = false;
@@ -667,6 +676,7 @@ int run_cli(int argc, char** argv) {
   StatsArgs stats_args;
   auto* stats_cmd = add_stats(app, stats_args);
   one_value_per_use(app);
+  if (inspect) return inspect(app);
 
   try {
     app.parse(argc, argv);
@@ -702,5 +712,7 @@ int run_cli(int argc, char** argv) {
     return e.code;
   }
 }
+
+}  // namespace
 
 }  // namespace ghx::cli
