@@ -53,6 +53,12 @@ std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned
 /// Throws ghx::Error("PATH: ...").
 std::map<std::string, TensorInfo> read_torch_zip(const std::string& path, const unsigned char* data, std::size_t size);
 
+/// The tensors the pickle data[0, size) (a state dict's data.pkl) describes, their storages
+/// found in `storages` (the ARCHIVE/data/<key> entries by key). Throws ghx::Error("PATH: ...").
+std::map<std::string, TensorInfo> unpickle_state_dict(const std::string& path, const unsigned char* pickle,
+                                                      std::size_t size,
+                                                      const std::map<std::string, const ZipEntry*>& storages);
+
 /// CRC-32 (zip's polynomial), for checking small entries.
 std::uint32_t crc32(const unsigned char* data, std::size_t size);
 
