@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cache/blob_store.h"
+#include "cache/store.h"
 #include "plan/file_hasher.h"
 #include "plan/key.h"
 
@@ -42,12 +43,6 @@ class Database;
 namespace ghx::cache {
 
 constexpr int k_format_version = 2;
-
-struct Provenance {
-  std::string tool_version;
-  double duration_s = 0;
-  std::string device;
-};
 
 struct StepRecord {
   std::string key;
@@ -90,13 +85,6 @@ struct GcReport {
   int64_t temp_files_kept = 0; ///< temporary files a live run may still be writing
 };
 
-/// What claim() found for one step.
-enum class ClaimState : uint8_t {
-  mine,  ///< claimed for this process: compute it, then put() or put_failure() releases it
-  done,  ///< a success row exists (another run stored it): read it, do not compute it
-  busy,  ///< a live run holds it: wait for it or take other work
-};
-
 enum class Repair { no, yes };
 
 /// How processes share a cache. `shared`: WAL, any number of processes on one machine (WAL
@@ -106,7 +94,7 @@ enum class Repair { no, yes };
 /// GHX_CACHE_SHARING=shared|exclusive overrides it.
 enum class Sharing { automatic, shared, exclusive };
 
-class Cache : public plan::HashMemo {
+class Cache : public StepStore, public plan::HashMemo {
  public:
   /// Opens (creating if needed) the cache folder. Throws ghx::Error with the reason: not
   /// writable, not a ghx cache, a format version this build does not read, in use by another
@@ -120,31 +108,31 @@ class Cache : public plan::HashMemo {
   const std::string& dir() const { return m_dir; }
 
   /// Keys of every done step (one query: the planner's hit test).
-  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys();
+  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() override;
   std::optional<StepRecord> record(const plan::StepKey& key);
 
   /// The result of a done step, verified. A missing or corrupt blob: the row is dropped, a
   /// warning is logged through the warning sink, and std::nullopt is returned (a miss).
-  std::optional<std::string> get(const plan::StepKey& key);
+  std::optional<std::string> get(const plan::StepKey& key) override;
   void put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
-           const std::string& meta = "");
+           const std::string& meta = "") override;
   /// Drops a step's row (its blob stays until gc): a result its reader found unusable is
   /// recomputed by the next run.
   void forget(const plan::StepKey& key);
   void put_failure(const plan::StepKey& key, const std::string& kind, const std::string& error,
-                   const Provenance& prov);
+                   const Provenance& prov) override;
 
   /// Claims `keys` for this process in one transaction (registering it in `runs` on first use).
   /// Claims of dead or silent runs are taken over, and their rows removed.
-  std::vector<ClaimState> claim(const std::vector<plan::StepKey>& keys);
+  std::vector<ClaimState> claim(const std::vector<plan::StepKey>& keys) override;
   /// Tells other runs this process is alive (call every claim_heartbeat_ms()). Never throws.
-  void heartbeat();
+  void heartbeat() override;
   /// Gives back every claim of this process and its `runs` row. Never throws. Also done by the
   /// destructor.
-  void release_claims();
+  void release_claims() override;
   /// A holder silent for longer is dead: GHX_CLAIM_TIMEOUT seconds (default 60).
   int64_t claim_timeout_ms() const { return m_claim_timeout_ms; }
-  int64_t claim_heartbeat_ms() const;
+  int64_t claim_heartbeat_ms() const override;
   void set_claim_timeout_ms(int64_t ms) { m_claim_timeout_ms = ms; }
 
   Stats stats();

@@ -21,7 +21,7 @@ enum class State : uint8_t { cached, pending, done, failed, skipped };
 /// when it ends, however it ends.
 class Heartbeat {
  public:
-  Heartbeat(cache::Cache& c, bool on) : m_cache(c) {
+  Heartbeat(cache::StepStore& c, bool on) : m_cache(c) {
     if (on) m_thread = std::thread([this] { beat(); });
   }
   ~Heartbeat() {
@@ -43,7 +43,7 @@ class Heartbeat {
       lock.lock();
     }
   }
-  cache::Cache& m_cache;
+  cache::StepStore& m_cache;
   std::mutex m_mu;
   std::condition_variable m_cv;
   bool m_stop = false;
@@ -52,7 +52,7 @@ class Heartbeat {
 
 class Run {
  public:
-  Run(const plan::Plan& p, cache::Cache& c, ExecutorSet& e, const RunOptions& o)
+  Run(const plan::Plan& p, cache::StepStore& c, ExecutorSet& e, const RunOptions& o)
       : m_plan(p), m_cache(c), m_exec(e), m_opts(o), m_state(p.steps.size(), State::pending) {}
 
   RunSummary go() {
@@ -340,7 +340,7 @@ class Run {
   }
 
   const plan::Plan& m_plan;
-  cache::Cache& m_cache;
+  cache::StepStore& m_cache;
   ExecutorSet& m_exec;
   const RunOptions& m_opts;
   std::vector<State> m_state;
@@ -356,7 +356,7 @@ class Run {
 
 }  // namespace
 
-RunSummary run_plan(const plan::Plan& plan, cache::Cache& cache, ExecutorSet& executors, const RunOptions& opts) {
+RunSummary run_plan(const plan::Plan& plan, cache::StepStore& cache, ExecutorSet& executors, const RunOptions& opts) {
   return Run(plan, cache, executors, opts).go();
 }
 

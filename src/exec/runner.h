@@ -15,7 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "cache/cache.h"
+#include "cache/store.h"
 #include "exec/executor.h"
 #include "exec/progress.h"
 #include "plan/plan.h"
@@ -50,6 +50,7 @@ struct RunSummary {
   std::vector<FailedStep> failures;
 };
 
-RunSummary run_plan(const plan::Plan& plan, cache::Cache& cache, ExecutorSet& executors, const RunOptions& opts);
+/// `cache`: cache::Cache, or a test's fake (cache/store.h).
+RunSummary run_plan(const plan::Plan& plan, cache::StepStore& cache, ExecutorSet& executors, const RunOptions& opts);
 
 }  // namespace ghx::exec

@@ -8,9 +8,12 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
+#include "cache/cache.h"
 #include "exec/runner.h"
 #include "support.h"
+#include "util/error.h"
 
 using namespace ghx;
 
@@ -264,4 +267,106 @@ TEST_CASE("a run waits for a step another run holds and reads its result", "[run
     CHECK(s.executed == 5);
     CHECK(std::count(f.log.begin(), f.log.end(), "a") == 1);
   }
+}
+
+namespace {
+
+/// cache/store.h in memory: what a test needs to see the runner's side of the contract.
+class FakeStore : public cache::StepStore {
+ public:
+  std::map<std::string, std::string> done;     ///< key hex -> result
+  std::map<std::string, std::string> failed;   ///< key hex -> error
+  std::map<std::string, std::string> elsewhere;  ///< stored by another run after done_keys(): claim() says `done`
+  std::string full;                            ///< put() throws this once set: a full disk
+  int puts = 0, claims = 0, releases = 0;
+
+  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() override {
+    std::unordered_set<plan::StepKey, plan::StepKeyHash> s;
+    for (const auto& [hex, bytes] : done) {
+      plan::StepKey k;
+      REQUIRE(plan::StepKey::from_hex(hex, &k));
+      s.insert(k);
+    }
+    return s;
+  }
+  std::optional<std::string> get(const plan::StepKey& key) override {
+    auto it = done.find(key.hex());
+    if (it == done.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(const plan::StepKey& key, const std::string&, const std::string& bytes, const cache::Provenance&,
+           const std::string&) override {
+    if (!full.empty()) throw Error(full);
+    ++puts;
+    done[key.hex()] = bytes;
+    failed.erase(key.hex());
+  }
+  void put_failure(const plan::StepKey& key, const std::string&, const std::string& error, const cache::Provenance&) override {
+    if (!done.count(key.hex())) failed[key.hex()] = error;
+  }
+  std::vector<cache::ClaimState> claim(const std::vector<plan::StepKey>& keys) override {
+    std::vector<cache::ClaimState> out;
+    for (const auto& k : keys) {
+      ++claims;
+      auto it = elsewhere.find(k.hex());
+      if (it == elsewhere.end()) {
+        out.push_back(cache::ClaimState::mine);
+        continue;
+      }
+      done[it->first] = it->second;
+      elsewhere.erase(it);
+      out.push_back(cache::ClaimState::done);
+    }
+    return out;
+  }
+  void heartbeat() override {}
+  void release_claims() override { ++releases; }
+  int64_t claim_heartbeat_ms() const override { return 1000; }
+};
+
+}  // namespace
+
+TEST_CASE("the runner drives any cache::StepStore: a fake one in memory", "[runner][store]") {
+  Fixture f;  // its executors and plan; its SQLite cache is not used here
+  f.diamond();
+  FakeStore store;
+  exec::RunOptions o;
+  exec::RunSummary s = exec::run_plan(f.plan, store, f.execs, o);
+  CHECK(s.executed == 5);
+  CHECK(store.puts == 5);
+  CHECK(store.claims == 5);  // every step claimed before it ran
+  CHECK(store.releases >= 1);  // claims given back when the run ends
+  CHECK(store.done.at(f.plan.steps[4].key.hex()) == "e(b(a(),),d(c(),),)");
+  f.log.clear();
+  s = exec::run_plan(f.plan, store, f.execs, o);
+  CHECK(s.cached == 5);
+  CHECK(f.log.empty());
+}
+
+TEST_CASE("a step another run stored meanwhile is read, not computed", "[runner][store]") {
+  Fixture f;
+  f.diamond();
+  FakeStore store;
+  const std::string a = f.plan.steps[0].key.hex();
+  store.elsewhere[a] = "A-from-elsewhere";  // not done when the run looked, done when it claimed
+  exec::RunOptions o;
+  exec::RunSummary s = exec::run_plan(f.plan, store, f.execs, o);
+  CHECK(s.elsewhere == 1);
+  CHECK(s.executed == 4);
+  CHECK(std::find(f.log.begin(), f.log.end(), "a") == f.log.end());
+  CHECK(store.done.at(f.plan.steps[2].key.hex()) == "b(A-from-elsewhere,)");  // its user read it
+}
+
+TEST_CASE("a store that cannot store stops the run with one storage error", "[runner][store]") {
+  Fixture f;
+  f.diamond();
+  FakeStore store;
+  store.full = "No space left on device";
+  exec::RunOptions o;
+  exec::RunSummary s = exec::run_plan(f.plan, store, f.execs, o);
+  CHECK(s.storage_error.find("No space left on device") != std::string::npos);
+  CHECK(s.executed == 0);
+  CHECK(store.done.empty());
+  CHECK(s.skipped + s.failed == 5);  // nothing after the first batch ran
+  CHECK(f.log.size() <= 3);          // at most the batch in flight
 }
