@@ -1,4 +1,4 @@
-#include "exec/a1111.h"
+#include "backends/a1111.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/lora.h"
-#include "exec/answers.h"
-#include "exec/http_backend.h"
-#include "exec/infotext.h"
+#include "backends/answers.h"
+#include "backends/http_backend.h"
+#include "backends/infotext.h"
 #include "models/hashes.h"
 #include "plan/plan.h"
 #include "util/error.h"
@@ -22,7 +22,11 @@
 #include "util/png_text.h"
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
+
+using exec::Executor;
+using exec::Job;
+using exec::Outcome;
 
 namespace {
 
@@ -348,4 +352,4 @@ std::string expected_autov2(const std::string& identity) {
   return "";
 }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

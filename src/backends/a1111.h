@@ -22,12 +22,13 @@
 #include <string>
 #include <vector>
 
-#include "exec/answers.h"
+#include "backends/answers.h"
+#include "backends/options.h"
 #include "exec/executor.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
-std::unique_ptr<Executor> make_a1111_executor(const BackendOptions& options);
+std::unique_ptr<exec::Executor> make_a1111_executor(const BackendOptions& options);
 
 /// GET /sdapi/v1/sd-models. Throws ghx::Error naming the endpoint.
 std::vector<ServerModel> a1111_models(const std::string& url, double timeout_s);
@@ -70,4 +71,4 @@ std::vector<std::string> probe_a1111(const std::vector<std::string>& urls, doubl
 /// "autov2:..."), or "" when it names no hash (synthetic "backend_name:...").
 std::string expected_autov2(const std::string& identity);
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

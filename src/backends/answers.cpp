@@ -1,4 +1,4 @@
-#include "exec/answers.h"
+#include "backends/answers.h"
 
 #include <limits>
 
@@ -7,7 +7,7 @@
 #include "util/error.h"
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 namespace {
 
@@ -309,4 +309,4 @@ std::string comfyui_validation_message(const std::string& body) {
   }
 }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

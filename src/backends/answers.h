@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 // ---- AUTOMATIC1111 (also Forge, SD.Next) ----
 
@@ -60,4 +60,4 @@ std::vector<std::string> parse_node_choices(const std::string& body, const std::
 /// ckpt_name: 'x' not in [...]"; the start of the body when it has no such errors. Never throws.
 std::string comfyui_validation_message(const std::string& body);
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

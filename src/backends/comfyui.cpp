@@ -1,4 +1,4 @@
-#include "exec/comfyui.h"
+#include "backends/comfyui.h"
 
 #include <algorithm>
 #include <atomic>
@@ -15,15 +15,19 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/lora.h"
-#include "exec/answers.h"
-#include "exec/http_backend.h"
-#include "exec/infotext.h"
+#include "backends/answers.h"
+#include "backends/http_backend.h"
+#include "backends/infotext.h"
 #include "util/error.h"
 #include "util/png.h"
 #include "util/png_text.h"
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
+
+using exec::Executor;
+using exec::Job;
+using exec::Outcome;
 
 namespace {
 
@@ -481,4 +485,4 @@ std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, dou
   return alive;
 }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

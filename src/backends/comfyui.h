@@ -35,11 +35,12 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "backends/options.h"
 #include "exec/executor.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
-std::unique_ptr<Executor> make_comfyui_executor(const BackendOptions& options);
+std::unique_ptr<exec::Executor> make_comfyui_executor(const BackendOptions& options);
 
 /// A1111 sampler name -> ComfyUI (sampler_name, scheduler). Table:
 ///   Euler a -> euler_ancestral/normal     Euler -> euler/normal        Heun -> heun/normal
@@ -86,4 +87,4 @@ nlohmann::json fill_comfyui_workflow(const nlohmann::json& workflow, const plan:
 std::vector<std::string> probe_comfyui(const std::vector<std::string>& urls, double timeout_s,
                                        std::vector<std::string>* errors);
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

@@ -1,4 +1,4 @@
-#include "exec/http_backend.h"
+#include "backends/http_backend.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 #include "util/error.h"
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 using Clock = std::chrono::steady_clock;
 
@@ -270,4 +270,4 @@ std::string generation_request_key(const plan::Step& s) {
   return k;
 }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/options.h"
 #include "exec/executor.h"
 
 namespace httplib {
@@ -23,7 +24,7 @@ class Client;
 class Result;
 }  // namespace httplib
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 /// "http://host:port" -> "host:port" (for messages).
 std::string host_of(const std::string& url);
@@ -125,4 +126,4 @@ std::string generation_request_key(const plan::Step& s);
 /// Splits "a b  c" at spaces.
 std::vector<std::string> split_spaces(const std::string& s);
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

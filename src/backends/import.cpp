@@ -1,4 +1,4 @@
-#include "exec/import.h"
+#include "backends/import.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "exec/a1111.h"
-#include "exec/infotext.h"
+#include "backends/a1111.h"
+#include "backends/infotext.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -17,7 +17,11 @@
 #include "util/png_text.h"
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
+
+using exec::Executor;
+using exec::Job;
+using exec::Outcome;
 
 namespace {
 
@@ -487,4 +491,4 @@ std::string import_summary(const ImportReport& r, const plan::Plan& plan, bool a
 
 std::unique_ptr<Executor> make_import_executor() { return std::make_unique<ImportExecutor>(); }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

@@ -46,7 +46,7 @@
 #include "exec/executor.h"
 #include "plan/plan.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 struct ImportImage {
   std::string path;     ///< full path
@@ -109,6 +109,6 @@ ImportReport match_import(const plan::Plan& plan, const std::map<std::string, Im
 std::string import_summary(const ImportReport& report, const plan::Plan& plan, bool json);
 
 /// The executor for generate steps with backend "import" (context "import_dir").
-std::unique_ptr<Executor> make_import_executor();
+std::unique_ptr<exec::Executor> make_import_executor();
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

@@ -1,4 +1,4 @@
-#include "exec/infotext.h"
+#include "backends/infotext.h"
 
 #include <cctype>
 #include <cerrno>
@@ -6,7 +6,7 @@
 
 #include "util/strings.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 namespace {
 
@@ -385,4 +385,4 @@ Infotext infotext_of_step(const plan::Step& s) {
   return t;
 }
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

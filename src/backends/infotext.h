@@ -22,7 +22,7 @@
 
 #include "plan/plan.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
 
 struct Infotext {
   std::string prompt;
@@ -53,4 +53,4 @@ std::map<std::string, std::string> parse_lora_hashes(const std::string& value);
 /// CFG scale, Seed, Size. Callers add what only they know (Model, Model hash).
 Infotext infotext_of_step(const plan::Step& step);
 
-}  // namespace ghx::exec
+}  // namespace ghx::backends

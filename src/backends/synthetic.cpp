@@ -4,13 +4,17 @@
 // checkpoints get different palettes and stroke habits, so their scores differ in a stable way.
 #include <opencv2/imgproc.hpp>
 
-#include "exec/executor.h"
-#include "exec/infotext.h"
+#include "backends/backends.h"
+#include "backends/infotext.h"
 #include "util/hash.h"
 #include "util/png.h"
 #include "util/png_text.h"
 
-namespace ghx::exec {
+namespace ghx::backends {
+
+using exec::Executor;
+using exec::Job;
+using exec::Outcome;
 
 namespace {
 
@@ -80,4 +84,28 @@ std::string synthetic_png(const plan::Step& step) {
   return util::png_set_text(util::encode_png(img), "parameters", t.format(), "synthetic image");
 }
 
-}  // namespace ghx::exec
+namespace {
+
+/// The synthetic TEST backend: deterministic drawings, no server.
+class SyntheticExecutor : public exec::Executor {
+ public:
+  size_t max_batch() const override { return 8; }
+  std::string device() const override { return "synthetic"; }
+  void run(const std::vector<exec::Job>& jobs, std::vector<exec::Outcome>& out) override {
+    out.assign(jobs.size(), exec::Outcome{});
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      try {
+        out[i].bytes = synthetic_png(*jobs[i].step);
+        out[i].ok = true;
+      } catch (const std::exception& e) {
+        out[i].error = e.what();
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<exec::Executor> make_synthetic_executor() { return std::make_unique<SyntheticExecutor>(); }
+
+}  // namespace ghx::backends

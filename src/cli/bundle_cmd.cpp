@@ -8,6 +8,7 @@
 
 #include "cache/cache.h"
 #include "dsl/loader.h"
+#include "run/run.h"
 #include "models/style.h"
 #include "plan/plan.h"
 #include "report/bundle.h"
@@ -104,13 +105,8 @@ int cmd_bundle(const BundleArgs& a) {
     return 2;
   }
 
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(a.experiment, d);
-  std::cerr << d.format_all();
-  if (!r) {
-    std::cerr << "ghx: " << d.error_count() << (d.error_count() == 1 ? " error" : " errors") << ", nothing bundled\n";
-    return 2;
-  }
+  auto r = run::load_review(a.experiment, std::cerr, "bundled");
+  if (!r) return 2;
   if (std::string why = server_identities(*r); !why.empty()) {
     std::cerr << "ghx: error: cannot bundle " << a.experiment << ": " << why << "\n";
     return 2;
@@ -121,10 +117,7 @@ int cmd_bundle(const BundleArgs& a) {
     return 2;
   }
   auto cache = cache::Cache::open(a.cache);
-  plan::FileHasher hasher(cache.get());
-  dsl::Diagnostics pd;
-  auto p = plan::build_plan(*r, hasher, pd);
-  std::cerr << pd.format_all();
+  auto p = run::plan_review(*r, cache.get(), std::cerr);
   if (!p) return 2;
   auto done = cache->done_keys();
   bool report_done = !p->report_steps.empty();

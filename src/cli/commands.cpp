@@ -19,13 +19,7 @@
 #include "cli/models_tokens.h"
 #include "cli/score.h"
 #include "cli/stats_cmd.h"
-#include "models/numerics.h"
-#include "models/torch_build.h"
 #include "cli/suite_import.h"
-#include "dsl/loader.h"
-#include "exec/a1111.h"
-#include "exec/import.h"
-#include "exec/comfyui.h"
 #include "exec/progress.h"
 #include "exec/runner.h"
 #include "models/clip.h"
@@ -33,9 +27,7 @@
 #include "models/style.h"
 #include "models/tokenizer.h"
 #include "plan/plan.h"
-#include "report/gallery.h"
-#include "report/render.h"
-#include "report/review_doc.h"
+#include "run/run.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -59,124 +51,12 @@ extern "C" void on_signal(int sig) {
 
 std::string tool_version() { return std::string("ghx ") + GHX_VERSION + " (" + GHX_GIT_COMMIT + ")"; }
 
-/// Loads a review; prints diagnostics; throws ExitCode 2 on error.
-struct Exit {
-  int code;
-};
-
-dsl::Review load_or_exit(const std::string& path) {
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(path, d);
-  std::cerr << d.format_all();
-  if (!r) {
-    std::cerr << "ghx: " << d.error_count() << (d.error_count() == 1 ? " error" : " errors") << ", nothing run\n";
-    throw Exit{2};
-  }
-  return std::move(*r);
-}
-
-bool uses_server_backend(const dsl::Review& r) {
-  for (const auto& s : r.sections)
-    if (s.generation.backend == "a1111") return true;
-  return false;
-}
-
-std::vector<std::string> review_endpoints(const dsl::Review& r, const exec::BackendOptions& b) {
-  if (!b.endpoints.empty()) return b.endpoints;
-  std::vector<std::string> eps;
-  for (const auto& s : r.sections)
-    if (s.generation.backend == "a1111")
-      for (const auto& e : s.generation.endpoints)
-        if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(e);
-  return eps;
-}
-
-/// A checkpoint named only by backend_name on a server backend is identified by the hash the
-/// server reports for it (docs/language.md). Asks the first endpoint that answers.
-void resolve_server_checkpoints(dsl::Review& r, const exec::BackendOptions& b) {
-  bool needed = false;
-  for (const auto& c : r.checkpoints) needed |= c.file.empty() && c.sha256.empty();
-  if (!needed || !uses_server_backend(r)) return;
-  std::vector<std::string> errors;
-  std::vector<std::string> alive = exec::probe_a1111(review_endpoints(r, b), b.connect_timeout_s, &errors);
-  if (alive.empty()) {
-    std::cerr << "ghx: error: no generation endpoint answers (needed to identify checkpoints named by backend_name)";
-    for (const auto& e : errors) std::cerr << "\n  " << e;
-    std::cerr << "\n";
-    throw Exit{2};
-  }
-  std::vector<exec::ServerModel> models = exec::a1111_models(alive[0], b.connect_timeout_s);
-  dsl::Diagnostics d;
-  for (auto& c : r.checkpoints) {
-    if (!c.file.empty() || !c.sha256.empty()) continue;
-    const exec::ServerModel* hit = nullptr;
-    for (const auto& m : models) {
-      std::string base = std::filesystem::path(m.filename).filename().string();
-      if (m.title == c.backend_name || m.model_name == c.backend_name || base == c.backend_name ||
-          m.title.rfind(c.backend_name + " [", 0) == 0)
-        hit = &m;
-    }
-    if (!hit) {
-      std::string known;
-      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.title;
-      d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " has no model named '" + c.backend_name + "' (it has: " + known + ")");
-    } else {
-      // The identity is always the full SHA-256: the server's; else the file it names, where this
-      // machine can read it; else ask the server to load the model (A1111 hashes a file when it
-      // loads it) and list again. An AutoV2 alone would give the same checkpoint another key.
-      std::string sha = hit->sha256;
-      std::string problem;
-      // The path is the server's: it names this machine's file only when the server runs here.
-      const std::string& url = alive[0];
-      const std::string host = url.find("://") == std::string::npos ? url : url.substr(url.find("://") + 3);
-      const bool local = host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 || host.rfind("[::1]", 0) == 0;
-      if (sha.empty() && local && !hit->filename.empty() && ::access(hit->filename.c_str(), R_OK) == 0) {
-        try {
-          plan::FileHasher hasher(nullptr);
-          sha = hasher.sha256(hit->filename);
-        } catch (const std::exception& e) {
-          problem = e.what();
-        }
-      }
-      if (sha.empty()) {
-        try {
-          exec::a1111_load_model(alive[0], hit->title, b.connect_timeout_s, b.timeout_s);
-          for (const auto& m : exec::a1111_models(alive[0], b.connect_timeout_s))
-            if (m.title == hit->title || (!hit->filename.empty() && m.filename == hit->filename)) sha = m.sha256;
-        } catch (const std::exception& e) {
-          problem = e.what();
-        }
-      }
-      for (char& ch : sha) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
-        c.server_identity = "sha256:" + sha;
-      else
-        d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no SHA-256 for '" + hit->title +
-                           "', even after loading it" + (problem.empty() ? "" : " (" + problem + ")") +
-                           "; give the checkpoint's `file` (or `sha256`) in the review");
-    }
-  }
-  std::cerr << d.format_all();
-  if (d.has_errors()) throw Exit{2};
-}
-
-plan::Plan plan_or_exit(const dsl::Review& r, cache::Cache& c) {
-  dsl::Diagnostics d;
-  plan::FileHasher hasher(&c);
-  auto p = plan::build_plan(r, hasher, d);
-  std::cerr << d.format_all();
-  if (!p) throw Exit{2};
-  return std::move(*p);
-}
-
-std::string default_out(const dsl::Review& r) { return "reports/" + r.name + "-v" + r.version; }
-
 // ---- plan ----------------------------------------------------------------------------------
 
 struct PlanArgs {
   std::string experiment, cache = "cache", explain;
   bool json = false;
-  exec::BackendOptions backends;
+  backends::BackendOptions backends;
 };
 
 json explain_json(const plan::Plan& p, const plan::Step& s, cache::Cache& c,
@@ -271,10 +151,10 @@ void print_explain(const json& j) {
 }
 
 int cmd_plan(const PlanArgs& a) {
-  dsl::Review r = load_or_exit(a.experiment);
-  resolve_server_checkpoints(r, a.backends);
-  auto cache = cache::Cache::open(a.cache);
-  plan::Plan p = plan_or_exit(r, *cache);
+  run::Prepared prep = run::prepare(a.experiment, a.cache, a.backends, std::cerr);
+  const dsl::Review& r = prep.review;
+  const plan::Plan& p = prep.plan;
+  cache::Cache* cache = prep.cache.get();
   auto done = cache->done_keys();
 
   if (!a.explain.empty()) {
@@ -331,127 +211,31 @@ struct RunArgs {
   std::string experiment, cache = "cache", out;
   bool keep_going = false, json = false;
   int jobs = 1;
-  exec::BackendOptions backends;
+  backends::BackendOptions backends;
 };
 
 int cmd_run(const RunArgs& a) {
-  dsl::Review r = load_or_exit(a.experiment);
-  resolve_server_checkpoints(r, a.backends);
-  auto cache = cache::Cache::open(a.cache);
-  plan::Plan p = plan_or_exit(r, *cache);
-  int jobs = a.jobs;
-  {
-    // Generation on a server: no endpoint answering is bad input (exit 2, nothing run).
-    auto done = cache->done_keys();
-    for (const std::string backend : {"a1111", "comfyui"}) {
-      bool needs_server = false;
-      for (const auto& s : p.steps)
-        needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == backend && !done.count(s.key);
-      if (!needs_server) continue;
-      std::vector<std::string> errors;
-      std::vector<std::string> eps = a.backends.endpoints;
-      if (eps.empty() && backend == "a1111") eps = review_endpoints(r, a.backends);
-      if (eps.empty() && backend == "comfyui")  // GET /system_stats
-        for (const auto& sec : r.sections)
-          if (sec.generation.backend == "comfyui")
-            for (const auto& e : sec.generation.endpoints)
-              if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(e);
-      std::vector<std::string> alive = backend == "a1111" ? exec::probe_a1111(eps, a.backends.connect_timeout_s, &errors)
-                                                          : exec::probe_comfyui(eps, a.backends.connect_timeout_s, &errors);
-      if (alive.empty()) {
-        std::cerr << "ghx: error: no generation endpoint answers" << (eps.empty() ? " (none configured: [generation] endpoints or --endpoint)" : "");
-        for (const auto& e : errors) std::cerr << "\n  " << e;
-        std::cerr << "\n";
-        return 2;
-      }
-      for (const auto& e : errors) std::cerr << "ghx: warning: endpoint left out: " << e << "\n";
-      jobs = std::max<int>(jobs, static_cast<int>(alive.size()));  // one request in flight per endpoint
-    }
-  }
-  std::string out_dir = a.out.empty() ? default_out(r) : a.out;
-  report::check_report_folder(out_dir);  // before any work: it will be replaced whole
-  std::string templates = report::templates_dir();
-
-  json import_json;
-  {
-    // Import backend: say what the folders hold before running (matched, unmatched, missing).
-    auto done = cache->done_keys();
-    bool has_import = false;
-    for (const auto& s : p.steps)
-      has_import |= s.kind == plan::StepKind::generate && s.param("backend") == "import";
-    if (has_import) {
-      exec::ImportReport ir = exec::match_import(p, [&](uint32_t i) { return done.count(p.steps[i].key) > 0; });
-      if (a.json) import_json = json::parse(exec::import_summary(ir, p, true));
-      else std::cerr << exec::import_summary(ir, p, false);
-    }
-  }
-
+  run::Prepared prep = run::prepare(a.experiment, a.cache, a.backends, std::cerr);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-
   exec::ConsoleProgress progress(stderr, exec::ConsoleProgress::is_smart_terminal(stderr));
-  exec::RunOptions opts;
-  opts.jobs = jobs;
-  opts.keep_going = a.keep_going ? exec::KeepGoing::yes : exec::KeepGoing::no;
-  opts.interrupted = &g_interrupted;
-  opts.progress = &progress;
-  opts.tool_version = tool_version();
-  auto executors = exec::ExecutorSet::builtin(a.backends);
-  exec::RunSummary sum = exec::run_plan(p, *cache, *executors, opts);
-
-  std::string report_path;
-  if (!sum.interrupted && sum.failed == 0) {
-    for (uint32_t ri : p.report_steps) {
-      if (auto bytes = cache->get(p.steps[ri].key)) {
-        json results;
-        try {
-          results = json::parse(*bytes);
-        } catch (const std::exception& e) {
-          // The blob is intact (get() checked its hash) but is not a results document: the
-          // index row points at another step's data. Drop it so the next run recomputes it.
-          cache->forget(p.steps[ri].key);
-          throw Error("cache " + cache->dir() + ": the stored report result " + p.steps[ri].key.hex().substr(0, 12) +
-                      " is not a results document (a damaged index): dropped it; run again to recompute it");
-        }
-        // The folder is replaced as a set (util::replace_dir): a reader, or a crash, never
-        // sees one run's results.json beside another's report.html.
-        size_t missing = 0;
-        util::replace_dir(out_dir, [&](const std::string& tmp) {
-          report::write_report(results, tmp, templates);
-          missing = report::write_gallery(results, tmp, [&](const std::string& hex) -> std::optional<std::string> {
-            plan::StepKey key;
-            if (!plan::StepKey::from_hex(hex, &key)) return std::nullopt;
-            return cache->get(key);
-          }, out_dir);
-          // What was declared and planned, for `ghx diff` and bundles (no files needed).
-          util::write_file_atomic(tmp + "/review.json", report::review_document(r, p).dump(2) + "\n");
-          // Which ghx wrote this folder: differs between machines, so outside the reproducible
-          // files (docs/cache-keys.md); the numerics are in the step keys and in results.json.
-          const json prov = {{"ghx", GHX_VERSION},
-                             {"git_commit", GHX_GIT_COMMIT},
-                             {"libtorch_built_against", GHX_TORCH_VERSION},
-                             {"numerics", models::numerics_key()},
-                             {"report_key", p.steps[ri].key.hex()}};
-          util::write_file_atomic(tmp + "/provenance.json", prov.dump(2) + "\n");
-        });
-        if (missing) std::cerr << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
-        report_path = out_dir;
-      }
-    }
-  }
-  if (!sum.storage_error.empty()) {
-    // One message for the cause; the steps it failed are not the steps' fault.
-    std::cerr << "ghx: error: cache " << cache->dir() << " cannot store results: " << sum.storage_error
-              << "\n  the run stopped; every step it finished is kept: fix the storage (space, permissions) and run again\n";
-  }
-  for (const auto& f : sum.failures)
-    if (sum.storage_error.empty() || f.error.rfind("cannot store result: ", 0) != 0)
-      std::cerr << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
+  run::RunRequest req;
+  req.out = a.out;
+  req.jobs = a.jobs;
+  req.keep_going = a.keep_going;
+  req.import_json = a.json;
+  req.backends = a.backends;
+  req.interrupted = &g_interrupted;
+  req.progress = &progress;
+  req.tool_version = tool_version();
+  const run::RunResult res = run::run_review(prep, req, std::cerr);
+  const exec::RunSummary& sum = res.summary;
+  const dsl::Review& r = prep.review;
   if (a.json) {
     json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed}, {"elsewhere", sum.elsewhere},
               {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
-              {"report", report_path.empty() ? json(nullptr) : json(report_path)}};
-    if (!import_json.is_null()) j["import"] = import_json;
+              {"report", res.report_path.empty() ? json(nullptr) : json(res.report_path)}};
+    if (!res.import.is_null()) j["import"] = res.import;
     if (!sum.storage_error.empty()) j["storage_error"] = sum.storage_error;
     std::cout << j.dump() << "\n";
   } else {
@@ -460,13 +244,9 @@ int cmd_run(const RunArgs& a) {
     std::cout << sum.failed << " failed";
     if (sum.skipped) std::cout << ", " << sum.skipped << " not run";
     std::cout << "\n";
-    if (!report_path.empty()) std::cout << "report: " << report_path << "/report.html\n";
+    if (!res.report_path.empty()) std::cout << "report: " << res.report_path << "/report.html\n";
   }
-  if (sum.interrupted) {
-    std::cerr << "ghx: interrupted; finished steps are in the cache, run again to continue\n";
-    return 130;
-  }
-  return sum.failed > 0 ? 1 : 0;
+  return res.exit_code();
 }
 
 // ---- cache ---------------------------------------------------------------------------------
@@ -591,16 +371,16 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
   run_cmd->add_option("--jobs", ra.jobs, "Batches run at once")->check(CLI::Range(1, 256));
   run_cmd->add_flag("--json", ra.json, "Machine-readable summary on stdout");
   for (auto* c : {plan_cmd, run_cmd}) {
-    exec::BackendOptions& b = c == plan_cmd ? pa.backends : ra.backends;
+    backends::BackendOptions& b = c == plan_cmd ? pa.backends : ra.backends;
     c->add_option("--endpoint", b.endpoints, "Generation server URL (repeatable); replaces the review's endpoints");
     c->add_option("--connect-timeout", b.connect_timeout_s, "Seconds to wait for a server connection (default 10)");
   }
   run_cmd->add_option("--timeout", ra.backends.timeout_s,
                       "Seconds one generation request may take, whole answer included (default 600)")
-      ->check(CLI::Range(0.001, exec::k_max_deadline_s));
+      ->check(CLI::Range(0.001, backends::k_max_deadline_s));
   run_cmd->add_option("--max-image-mb", ra.backends.max_image_mb,
                       "Largest image a server may send, in MB; a larger answer fails its step (default 64)")
-      ->check(CLI::Range(0.01, exec::k_max_image_mb));
+      ->check(CLI::Range(0.01, backends::k_max_image_mb));
   run_cmd->add_option("--retries", ra.backends.retries, "Retries on connection errors and 5xx (default 4)")
       ->check(CLI::Range(0, 100));
   run_cmd->add_option("--backoff", ra.backends.backoff_s, "First retry delay in seconds, doubled each time (default 0.5)");
@@ -708,7 +488,7 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
     if (*clip_cmd) return score_clip_family(sa, false);
     std::cout << app.help();
     return 2;
-  } catch (const Exit& e) {
+  } catch (const run::Refused& e) {
     return e.code;
   }
 }

@@ -12,6 +12,7 @@
 #include "plan/plan.h"
 #include "report/diff.h"
 #include "report/review_doc.h"
+#include "run/run.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -57,18 +58,9 @@ report::DiffSide load_experiment(const std::string& path, cache::Cache* cache, c
   report::DiffSide s;
   s.source = path;
   s.kind = "experiment";
-  dsl::Diagnostics d;
-  auto r = dsl::load_review(path, d);
-  std::cerr << d.format_all();
-  if (!r) {
-    std::cerr << "ghx: " << d.error_count() << (d.error_count() == 1 ? " error" : " errors") << " in " << path
-              << ", nothing compared\n";
-    throw BadInput{};
-  }
-  dsl::Diagnostics pd;
-  plan::FileHasher hasher(cache);
-  auto p = plan::build_plan(*r, hasher, pd);
-  std::cerr << pd.format_all();
+  auto r = run::load_review(path, std::cerr, "compared");
+  if (!r) throw BadInput{};
+  auto p = run::plan_review(*r, cache, std::cerr);
   if (!p) throw BadInput{};
   s.review = report::review_document(*r, *p);
   for (const auto& st : p->steps) s.step_kinds[st.key.hex()] = plan::kind_name(st.kind);

@@ -47,7 +47,7 @@ struct Checkpoint {
   std::string sha256;        ///< optional pin (lowercase hex), or ""
   /// Not from TOML: for a checkpoint named only by backend_name on a server backend, the
   /// identity the server reports ("sha256:<64 hex>", always the full hash), filled in before
-  /// planning (exec/a1111.h resolve_server_checkpoints).
+  /// planning (run/run.h identify_server_checkpoints).
   std::string server_identity;
   SourcePos pos;
 };

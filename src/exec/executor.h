@@ -3,6 +3,7 @@
 // Owns: the Executor interface the runner drives, and the registry of built-in executors.
 // Fails: an executor never throws out of run(); each job gets an Outcome (ok + bytes, or an
 // error message). Never: touches the cache (the runner commits outcomes).
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,20 +12,6 @@
 #include "plan/plan.h"
 
 namespace ghx::exec {
-
-/// How generation backends reach their servers (command-line options; not in step keys).
-/// Upper bounds of BackendOptions::timeout_s (a week) and max_image_mb.
-constexpr double k_max_deadline_s = 7 * 86400;
-constexpr double k_max_image_mb = 4096;
-
-struct BackendOptions {
-  std::vector<std::string> endpoints;  ///< --endpoint: replaces the review's endpoints when set
-  double timeout_s = 600;              ///< deadline of one generation request, whole answer included
-  double connect_timeout_s = 10;
-  int retries = 4;                     ///< further attempts after connection errors and 5xx
-  double backoff_s = 0.5;              ///< delay before the first retry, doubled each time
-  double max_image_mb = 64;            ///< --max-image-mb: a larger image (as sent) fails its step
-};
 
 struct Job {
   const plan::Step* step = nullptr;
@@ -61,11 +48,15 @@ class Executor {
   virtual std::string device() const { return "cpu"; }
 };
 
+/// Executors of generate steps by backend name.
+using Generators = std::map<std::string, std::shared_ptr<Executor>>;
+
 /// One executor per step kind.
 class ExecutorSet {
  public:
-  /// The built-in executors (backend chosen per generate step's "backend" parameter).
-  static std::unique_ptr<ExecutorSet> builtin(const BackendOptions& backends = {});
+  /// The built-in scoring, aggregate and report executors; generate steps go to
+  /// `generators[step's "backend"]` (backends/backends.h makes them; none: generation fails).
+  static std::unique_ptr<ExecutorSet> builtin(Generators generators = {});
   virtual ~ExecutorSet() = default;
   /// Null if no executor handles this kind.
   virtual Executor* get(plan::StepKind kind) = 0;
@@ -90,9 +81,5 @@ std::unique_ptr<Executor> make_text_executor(std::shared_ptr<ClipModels> models)
 std::shared_ptr<Executor> make_head_executor();
 /// Cosine of image and text embeddings: clip_score (with its variant), hpsv2, pickscore.
 std::shared_ptr<Executor> make_clip_score_executor();
-
-/// The synthetic test backend's picture for one generate step (BGR, width x height).
-/// Deterministic in (prompt, negative, seed, checkpoint identity, size) and nothing else.
-std::string synthetic_png(const plan::Step& step);
 
 }  // namespace ghx::exec

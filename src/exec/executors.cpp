@@ -10,9 +10,6 @@
 
 #include "exec/executor.h"
 
-#include "exec/a1111.h"
-#include "exec/comfyui.h"
-#include "exec/import.h"
 #include "exec/scoring.h"
 #include "stats/stats.h"
 #include "models/numerics.h"
@@ -69,16 +66,6 @@ void each_job(const std::vector<Job>& jobs, std::vector<Outcome>& out, Fn fn) {
     out[i].duration_s = seconds_since(t0);
   }
 }
-
-/// The synthetic TEST backend (synthetic.cpp): deterministic drawings, no server.
-class SyntheticExecutor : public Executor {
- public:
-  size_t max_batch() const override { return 8; }
-  std::string device() const override { return "synthetic"; }
-  void run(const std::vector<Job>& jobs, std::vector<Outcome>& out) override {
-    each_job(jobs, out, [](const Job& j) { return synthetic_png(*j.step); });
-  }
-};
 
 std::pair<int, int> parse_size(const std::string& s) {
   auto x = s.find('x');
@@ -366,13 +353,8 @@ class ReportExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<ExecutorSet> ExecutorSet::builtin(const BackendOptions& backends) {
+std::unique_ptr<ExecutorSet> ExecutorSet::builtin(Generators generators) {
   auto set = std::make_unique<SimpleExecutorSet>();
-  std::map<std::string, std::shared_ptr<Executor>> generators;
-  generators["synthetic"] = std::make_shared<SyntheticExecutor>();
-  generators["a1111"] = make_a1111_executor(backends);
-  generators["comfyui"] = make_comfyui_executor(backends);
-  generators["import"] = make_import_executor();
   set->set(plan::StepKind::generate, std::make_unique<RoutingExecutor>("backend", std::move(generators)));
   set->set(plan::StepKind::target_features, std::make_unique<StyleFeaturesExecutor>(true));
   auto clip = make_clip_models();

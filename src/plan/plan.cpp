@@ -253,7 +253,7 @@ class Planner {
     const std::vector<dsl::LoraTag> tags = comfyui || sec.loras ? dsl::find_lora_tags(item.text) : std::vector<dsl::LoraTag>{};
     if (comfyui) {
       gen.params.emplace_back("workflow.sha256", hash(g.workflow, sec.pos));
-      // ComfyUI gets the prompt's LoRA tags as LoraLoader nodes (exec/comfyui.h): a different
+      // ComfyUI gets the prompt's LoRA tags as LoraLoader nodes (backends/comfyui.h): a different
       // graph than the template alone, so such steps say how their LoRAs were applied.
       for (const dsl::LoraTag& t : tags)
         if (!t.plain_weights() && m_bad_comfy_tags.insert(item.text).second)

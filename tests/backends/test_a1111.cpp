@@ -10,8 +10,8 @@
 
 #include "cache/cache.h"
 #include "dsl/loader.h"
-#include "exec/a1111.h"
-#include "exec/infotext.h"
+#include "backends/a1111.h"
+#include "backends/infotext.h"
 #include "exec/runner.h"
 #include "plan/plan.h"
 #include "support.h"
@@ -40,7 +40,7 @@ void write_review(Review& r, const std::vector<std::string>& endpoints) {
 }
 
 using Ran = test::RanReview;
-Ran run(Review& r, exec::BackendOptions opts = {}) { return test::run_review(r.exp, r.dir / "cache", opts); }
+Ran run(Review& r, backends::BackendOptions opts = {}) { return test::run_review(r.exp, r.dir / "cache", opts); }
 auto images(Review& r, const plan::Plan& p) { return test::stored_images(r.dir / "cache", p); }
 
 }  // namespace
@@ -74,7 +74,7 @@ TEST_CASE("a1111: exactly the planned images, seeds, models and infotext", "[a11
     cv::Mat got = util::decode_image(png, "stored");
     cv::Mat want = test::fake_render(sha.substr(0, 10), "anime girl", seed, 32, 32);
     CHECK(cv::norm(got, want, cv::NORM_INF) == 0);  // the very pixels the server made for that seed
-    auto text = exec::Infotext::parse(util::png_text_chunks(png, "stored").at("parameters"));
+    auto text = backends::Infotext::parse(util::png_text_chunks(png, "stored").at("parameters"));
     REQUIRE(text);
     CHECK(text->seed() == seed);
     CHECK(text->model_hash() == sha.substr(0, 10));
@@ -132,7 +132,7 @@ TEST_CASE("a1111: images without infotext get it written", "[a1111]") {
   Ran ran = run(r);
   CHECK(ran.sum.failed == 0);
   for (const auto& [k, png] : images(r, ran.plan)) {
-    auto text = exec::Infotext::parse(util::png_text_chunks(png, "stored").at("parameters"));
+    auto text = backends::Infotext::parse(util::png_text_chunks(png, "stored").at("parameters"));
     REQUIRE(text);
     CHECK(text->seed() == std::stoll(k.second));
   }
@@ -159,7 +159,7 @@ TEST_CASE("a1111: every endpoint dead: the steps fail with the reason, finished 
   test::FakeA1111 srv(cps);
   srv.faults().die_after(2);
   write_review(r, {srv.url()});
-  exec::BackendOptions o;
+  backends::BackendOptions o;
   o.retries = 2;
   Ran ran = run(r, o);
   CHECK(ran.sum.failed > 0);
@@ -175,9 +175,9 @@ TEST_CASE("a1111: every endpoint dead: the steps fail with the reason, finished 
 TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111][lora]") {
   test::TempDir t;
   const std::string want = test::write_lora_file(t / "detail.safetensors", "detail lora weights");
-  CHECK(exec::a1111_lora_hash(t / "detail.safetensors").lora == want);
+  CHECK(backends::a1111_lora_hash(t / "detail.safetensors").lora == want);
   test::write_text(t / "detail.pt", "pickled weights");
-  CHECK(exec::a1111_lora_hash(t / "detail.pt").lora == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
+  CHECK(backends::a1111_lora_hash(t / "detail.pt").lora == util::sha256_hex("pickled weights").substr(0, 12));  // whole file
 
   plan::Step s;
   s.kind = plan::StepKind::generate;
@@ -186,12 +186,12 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
   int hashed = 0;
   auto file_hash = [&](const std::string& f) {
     ++hashed;
-    return exec::a1111_lora_hash(f).lora;
+    return backends::a1111_lora_hash(f).lora;
   };
   std::vector<std::map<std::string, std::string>> checked;
   const std::string ok = "a <lora:detail:0.6>, <lora:a,b:1>\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
                          ", ab: 0123456789ab\", Version: v1";
-  CHECK(exec::a1111_check_loras(s, ok, file_hash, &checked) == "");
+  CHECK(backends::a1111_check_loras(s, ok, file_hash, &checked) == "");
   REQUIRE(checked.size() == 2);
   CHECK(checked[0].at("name") == "detail");
   CHECK(checked[0].at("verified") == "LoRA hash of the review's file");
@@ -200,28 +200,28 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
   CHECK(hashed == 1);
   // a LoRA the server did not apply (A1111 skips one it cannot find), and a tag A1111 does not
   // read, which is not required
-  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want + "\", Size: 8x8", file_hash),
+  CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want + "\", Size: 8x8", file_hash),
              Catch::Contains("LoRA 'ab' was not applied"));
-  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1", file_hash), Catch::Contains("LoRA 'detail' was not applied"));
+  CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1", file_hash), Catch::Contains("LoRA 'detail' was not applied"));
   // another version of the file on the server
-  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: 0123456789ab, ab: 0123456789ab\", Size: 8x8", file_hash),
+  CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: 0123456789ab, ab: 0123456789ab\", Size: 8x8", file_hash),
              Catch::Contains("LoRA 'detail': the server used a file with LoRA hash 0123456789ab") && Catch::Contains(want));
-  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, LoRA hashes: \"detail: " + want + ", ab: 0123456789ab\", Size: 8x8",
+  CHECK(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, LoRA hashes: \"detail: " + want + ", ab: 0123456789ab\", Size: 8x8",
                                 file_hash) == "");  // SD.Next's spelling
   // a LoRA the prompt does not load (A1111's "Add network to prompt" setting)
-  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
+  CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
                                             ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8", file_hash),
              Catch::Contains("the server applied LoRA 'extra' [00000000aaaa], which the prompt does not load"));
   // one from the negative prompt is not extra (newer webuis apply those too)
   s.params.emplace_back("negative_prompt", "lowres <lora:extra:-1>");
-  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
+  CHECK(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"detail: " + want +
                                        ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8",
                                 file_hash) == "");
   s.params.pop_back();
   s.params[0].second = "no tags at all";
-  CHECK(exec::a1111_check_loras(s, "", file_hash) == "");
-  CHECK(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Size: 8x8", file_hash) == "");
-  CHECK_THAT(exec::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"extra: 00000000aaaa\"", file_hash),
+  CHECK(backends::a1111_check_loras(s, "", file_hash) == "");
+  CHECK(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Size: 8x8", file_hash) == "");
+  CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"extra: 00000000aaaa\"", file_hash),
              Catch::Contains("LoRA 'extra'"));
 }
 

@@ -12,8 +12,8 @@
 
 #include "cache/cache.h"
 #include "dsl/loader.h"
-#include "exec/comfyui.h"
-#include "exec/infotext.h"
+#include "backends/comfyui.h"
+#include "backends/infotext.h"
 #include "exec/runner.h"
 #include "plan/plan.h"
 #include "support.h"
@@ -49,7 +49,7 @@ void write_review(Review& r, const std::vector<std::string>& endpoints, const st
 }
 
 using Ran = test::RanReview;
-Ran run(Review& r, exec::BackendOptions opts = {}) { return test::run_review(r.exp, r.dir / "cache", opts); }
+Ran run(Review& r, backends::BackendOptions opts = {}) { return test::run_review(r.exp, r.dir / "cache", opts); }
 auto images(Review& r, const plan::Plan& p) { return test::stored_images(r.dir / "cache", p); }
 
 /// The node of a submitted graph with this class_type (the first one).
@@ -64,14 +64,14 @@ const json& node(const json& graph, const std::string& cls) {
 }  // namespace
 
 TEST_CASE("comfyui: sampler names map to sampler_name and scheduler", "[comfyui]") {
-  CHECK(exec::comfyui_sampler("Euler a") == std::make_pair(std::string("euler_ancestral"), std::string("normal")));
-  CHECK(exec::comfyui_sampler("DPM++ 2M Karras") == std::make_pair(std::string("dpmpp_2m"), std::string("karras")));
-  CHECK(exec::comfyui_sampler("DPM++ SDE Karras") == std::make_pair(std::string("dpmpp_sde"), std::string("karras")));
-  CHECK(exec::comfyui_sampler("DPM++ 2M SDE Karras") == std::make_pair(std::string("dpmpp_2m_sde"), std::string("karras")));
-  CHECK(exec::comfyui_sampler("DDIM") == std::make_pair(std::string("ddim"), std::string("ddim_uniform")));
-  CHECK(exec::comfyui_sampler("Euler") == std::make_pair(std::string("euler"), std::string("normal")));
-  CHECK(exec::comfyui_sampler("UniPC") == std::make_pair(std::string("uni_pc"), std::string("normal")));
-  CHECK_THROWS_WITH(exec::comfyui_sampler("Made Up"), Catch::Contains("no ComfyUI sampler/scheduler known for sampler 'Made Up'"));
+  CHECK(backends::comfyui_sampler("Euler a") == std::make_pair(std::string("euler_ancestral"), std::string("normal")));
+  CHECK(backends::comfyui_sampler("DPM++ 2M Karras") == std::make_pair(std::string("dpmpp_2m"), std::string("karras")));
+  CHECK(backends::comfyui_sampler("DPM++ SDE Karras") == std::make_pair(std::string("dpmpp_sde"), std::string("karras")));
+  CHECK(backends::comfyui_sampler("DPM++ 2M SDE Karras") == std::make_pair(std::string("dpmpp_2m_sde"), std::string("karras")));
+  CHECK(backends::comfyui_sampler("DDIM") == std::make_pair(std::string("ddim"), std::string("ddim_uniform")));
+  CHECK(backends::comfyui_sampler("Euler") == std::make_pair(std::string("euler"), std::string("normal")));
+  CHECK(backends::comfyui_sampler("UniPC") == std::make_pair(std::string("uni_pc"), std::string("normal")));
+  CHECK_THROWS_WITH(backends::comfyui_sampler("Made Up"), Catch::Contains("no ComfyUI sampler/scheduler known for sampler 'Made Up'"));
 }
 
 TEST_CASE("comfyui: exactly the planned images, one request each, template filled, infotext", "[comfyui]") {
@@ -122,7 +122,7 @@ TEST_CASE("comfyui: exactly the planned images, one request each, template fille
     CHECK(cv::norm(got, want, cv::NORM_INF) == 0);  // the very pixels the server made for that seed
     auto chunks = util::png_text_chunks(png, "stored");
     CHECK(chunks.count("prompt") == 1);  // ComfyUI's own chunk is kept
-    auto text = exec::Infotext::parse(chunks.at("parameters"));
+    auto text = backends::Infotext::parse(chunks.at("parameters"));
     REQUIRE(text);
     CHECK(text->seed() == seed);
     CHECK(text->prompt == "anime girl");
@@ -215,15 +215,15 @@ TEST_CASE("comfyui: unknown sampler and bad templates fail the steps with a clea
   json t = {{"1", {{"class_type", "X"},
                    {"inputs", {{"c", "{{checkpoint}}"}, {"t", "{{prompt}}, extra"}, {"s", "{{seed}}"},
                                {"cfg", "{{cfg}}"}, {"label", "seed={{seed}}"}, {"sch", "{{scheduler}}"}}}}}};
-  json g = exec::fill_comfyui_workflow(t, s);
+  json g = backends::fill_comfyui_workflow(t, s);
   CHECK(g["1"]["inputs"]["t"] == "p {{seed}}, extra");  // one pass: the prompt's text stays text
   CHECK(g["1"]["inputs"]["s"] == 5);
   CHECK(g["1"]["inputs"]["cfg"] == 6.5);
   CHECK(g["1"]["inputs"]["label"] == "seed=5");
   CHECK(g["1"]["inputs"]["sch"] == "ddim_uniform");
-  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{nope}}"}}}}}}, s),
+  CHECK_THROWS_WITH(backends::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{nope}}"}}}}}}, s),
                     Catch::Contains("unknown placeholder {{nope}}"));
-  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{prompt}}"}}}}}}, s),
+  CHECK_THROWS_WITH(backends::fill_comfyui_workflow(json{{"1", {{"inputs", {{"a", "{{prompt}}"}}}}}}, s),
                     Catch::Contains("no {{checkpoint}} placeholder"));
 }
 
@@ -275,7 +275,7 @@ TEST_CASE("comfyui through the binary: endpoints probed with /system_stats befor
 
 TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoint loader", "[comfyui][lora]") {
   std::string stripped;
-  auto loras = exec::comfyui_loras("ink boat, <lora:Moxin_10:0.6>, (<LORA : wash : 0.5 : 0.25>:1.2) <lora:plain>", &stripped);
+  auto loras = backends::comfyui_loras("ink boat, <lora:Moxin_10:0.6>, (<LORA : wash : 0.5 : 0.25>:1.2) <lora:plain>", &stripped);
   REQUIRE(loras.size() == 3);
   CHECK(stripped == "ink boat, , (:1.2) ");  // the text around the tags is left as written (as A1111 does)
   CHECK(loras[0].tag == "Moxin_10");
@@ -286,19 +286,19 @@ TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoi
   CHECK(loras[1].strength_model == 0.25);
   CHECK(loras[2].strength_model == 1);
   CHECK(loras[2].strength_clip == 1);
-  CHECK(exec::comfyui_loras("no tags (x:1.1)", &stripped).empty());
+  CHECK(backends::comfyui_loras("no tags (x:1.1)", &stripped).empty());
   CHECK(stripped == "no tags (x:1.1)");
-  CHECK_THROWS_WITH(exec::comfyui_loras("a <lora:x:te=0.5>"), Catch::Contains("'<lora:x:te=0.5>'"));
-  CHECK_THROWS_WITH(exec::comfyui_loras("a <lora:x:1:1:8>"), Catch::Contains("<lora:NAME:TE:UNET>"));
+  CHECK_THROWS_WITH(backends::comfyui_loras("a <lora:x:te=0.5>"), Catch::Contains("'<lora:x:te=0.5>'"));
+  CHECK_THROWS_WITH(backends::comfyui_loras("a <lora:x:1:1:8>"), Catch::Contains("<lora:NAME:TE:UNET>"));
 
   // names by file stem, exact case first, then ignoring case; sub-folders are fine
   const std::vector<std::string> files = {"styles/Moxin_10.safetensors", "moxin_10.pt", "detail.safetensors", "DETAIL.ckpt",
                                           "ink.safetensors"};
-  CHECK(exec::comfyui_lora_name("Moxin_10", files) == "styles/Moxin_10.safetensors");
-  CHECK(exec::comfyui_lora_name("moxin_10", files) == "moxin_10.pt");
-  CHECK(exec::comfyui_lora_name("INK", files) == "ink.safetensors");
-  CHECK_THROWS_WITH(exec::comfyui_lora_name("Detail", files), Catch::Contains("ambiguous") && Catch::Contains("DETAIL.ckpt"));
-  CHECK_THROWS_WITH(exec::comfyui_lora_name("gone", files),
+  CHECK(backends::comfyui_lora_name("Moxin_10", files) == "styles/Moxin_10.safetensors");
+  CHECK(backends::comfyui_lora_name("moxin_10", files) == "moxin_10.pt");
+  CHECK(backends::comfyui_lora_name("INK", files) == "ink.safetensors");
+  CHECK_THROWS_WITH(backends::comfyui_lora_name("Detail", files), Catch::Contains("ambiguous") && Catch::Contains("DETAIL.ckpt"));
+  CHECK_THROWS_WITH(backends::comfyui_lora_name("gone", files),
                     Catch::Contains("LoRA 'gone' is not on the server") && Catch::Contains("ink.safetensors"));
 
   plan::Step s;
@@ -307,7 +307,7 @@ TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoi
               {"seed", "5"}, {"sampler", "Euler"}, {"steps", "20"}, {"cfg_scale", "7"}, {"width", "64"}, {"height", "64"}};
   s.context = {{"checkpoint.server_name", "m.safetensors"}};
   const json t = json::parse(test::read_text(std::string(GHX_SOURCE_DIR) + "/experiments/workflows/comfyui_txt2img.json"));
-  json g = exec::fill_comfyui_workflow(t, s, &files);
+  json g = backends::fill_comfyui_workflow(t, s, &files);
   REQUIRE(g.size() == t.size() + 2);
   // ids after the template's highest one, chained in prompt order: 4 -> 10 -> 11
   REQUIRE(g.contains("10"));
@@ -329,17 +329,17 @@ TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoi
   CHECK(g["8"]["inputs"]["vae"] == json::array({"4", 2}));
   CHECK(g["6"]["inputs"]["text"] == "boat  ");  // the tags are cut out of {{prompt}}
   // without a server list: <tag>.safetensors
-  CHECK(exec::fill_comfyui_workflow(t, s)["10"]["inputs"]["lora_name"] == "Moxin_10.safetensors");
+  CHECK(backends::fill_comfyui_workflow(t, s)["10"]["inputs"]["lora_name"] == "Moxin_10.safetensors");
   // no tags: the template exactly as before
   s.params[1].second = "boat";
-  json plain = exec::fill_comfyui_workflow(t, s, &files);
+  json plain = backends::fill_comfyui_workflow(t, s, &files);
   CHECK(plain.size() == t.size());
   CHECK(plain["3"]["inputs"]["model"] == json::array({"4", 0}));
   // a template whose checkpoint loader cannot be found (or is not one) cannot take LoRAs
   s.params[1].second = "boat <lora:ink>";
   json two = t;
   two["40"] = t["4"];
-  CHECK_THROWS_WITH(exec::fill_comfyui_workflow(two, s, &files), Catch::Contains("exactly one CheckpointLoaderSimple") &&
+  CHECK_THROWS_WITH(backends::fill_comfyui_workflow(two, s, &files), Catch::Contains("exactly one CheckpointLoaderSimple") &&
                                                                       Catch::Contains("found 2"));
 }
 

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec/answers.h"
+#include "backends/answers.h"
 #include "support.h"
 #include "support/backend_run.h"
 #include "support/fake_webui.h"
@@ -92,7 +92,7 @@ TEST_CASE("hostile a1111: each kind fails exactly the steps of its request, the 
       test::FakeA1111 srv(k_checkpoints);
       const std::string exp = a1111_review(dir, srv.url());
       srv.faults().hostile_next(1, c.kind);
-      exec::BackendOptions o;
+      backends::BackendOptions o;
       o.max_image_mb = 8;  // 1 MiB + 2 x 8 MB x 4/3 for a request of 2 images
       const auto t0 = Clock::now();
       test::RanReview ran = test::run_review(exp, dir / "cache", o);
@@ -116,7 +116,7 @@ TEST_CASE("hostile comfyui: each kind fails exactly its step, the run goes on", 
       test::FakeComfyUI srv(k_checkpoints);
       const std::string exp = comfyui_review(dir, srv.url());
       srv.faults().hostile_next(1, c.kind);
-      exec::BackendOptions o;
+      backends::BackendOptions o;
       o.max_image_mb = 4;  // 1 MiB + 4 MB x 4/3 for the one image
       const auto t0 = Clock::now();
       test::RanReview ran = test::run_review(exp, dir / "cache", o);
@@ -134,7 +134,7 @@ TEST_CASE("hostile: an answer trickled 1 byte a second is cut off at the deadlin
     test::FakeA1111 srv(k_checkpoints);
     const std::string exp = a1111_review(dir, srv.url());
     srv.faults().hostile_next(1, Hostile::trickle);
-    exec::BackendOptions o;
+    backends::BackendOptions o;
     o.timeout_s = 1.5;
     const auto t0 = Clock::now();
     test::RanReview ran = test::run_review(exp, dir / "cache", o);
@@ -148,7 +148,7 @@ TEST_CASE("hostile: an answer trickled 1 byte a second is cut off at the deadlin
     test::FakeA1111 srv(k_checkpoints);
     const std::string exp = a1111_review(dir, srv.url());
     srv.faults().hostile_next(1, Hostile::trickle);
-    exec::BackendOptions o;
+    backends::BackendOptions o;
     o.timeout_s = 1.5;
     o.retries = 0;
     const auto t0 = Clock::now();
@@ -162,7 +162,7 @@ TEST_CASE("hostile: an answer trickled 1 byte a second is cut off at the deadlin
     test::FakeComfyUI srv(k_checkpoints);
     const std::string exp = comfyui_review(dir, srv.url());
     srv.faults().hostile_next(1, Hostile::trickle);
-    exec::BackendOptions o;
+    backends::BackendOptions o;
     o.timeout_s = 1.5;
     o.retries = 0;
     const auto t0 = Clock::now();
@@ -257,7 +257,7 @@ TEST_CASE("answers: every shape problem is one line that says where", "[hostile]
     }
     return std::string("no error");
   };
-  using namespace exec;
+  using namespace backends;
   CHECK(error_of([] { parse_txt2img_answer("<html>"); }).rfind("malformed answer: not JSON (parse error at line 1", 0) == 0);
   CHECK(error_of([] { parse_txt2img_answer("[]"); }) == "malformed answer: the answer is an array, expected an object");
   CHECK(error_of([] { parse_txt2img_answer(R"({"images": 3, "info": {}})"); }) ==

@@ -11,8 +11,9 @@
 
 #include "cache/cache.h"
 #include "dsl/loader.h"
-#include "exec/import.h"
-#include "exec/infotext.h"
+#include "backends/backends.h"
+#include "backends/import.h"
+#include "backends/infotext.h"
 #include "exec/runner.h"
 #include "plan/plan.h"
 #include "support.h"
@@ -58,7 +59,7 @@ plan::Plan make_plan(Review& r) {
 
 exec::RunSummary run(Review& r, const plan::Plan& p) {
   auto cache = cache::Cache::open(r.dir / "cache");
-  auto execs = exec::ExecutorSet::builtin();
+  auto execs = exec::ExecutorSet::builtin(backends::make_generators());
   exec::RunOptions ro;
   ro.keep_going = exec::KeepGoing::yes;
   ro.jobs = 2;
@@ -75,8 +76,8 @@ std::vector<const plan::Step*> generate_steps(const plan::Plan& p) {
 cv::Mat picture(int shade) { return cv::Mat(32, 32, CV_8UC3, cv::Scalar(shade, 255 - shade, 90)); }
 
 /// The step's A1111 infotext (model hash upper-cased: matching must not care).
-exec::Infotext infotext_for(const plan::Step& s, const std::string& seed, const std::string& hash) {
-  exec::Infotext t;
+backends::Infotext infotext_for(const plan::Step& s, const std::string& seed, const std::string& hash) {
+  backends::Infotext t;
   t.prompt = s.param("prompt");
   t.negative_prompt = s.param("negative_prompt");
   t.set("Steps", "30");
@@ -154,12 +155,12 @@ TEST_CASE("import: exactly the planned steps are filled; an extra image is liste
   test::write_text(r.imports + "/plain.png", util::encode_png(picture(7)));
   test::write_text(r.imports + "/notes.txt", "not an image");
 
-  exec::ImportIndex idx = exec::scan_import_dir(r.imports);
+  backends::ImportIndex idx = backends::scan_import_dir(r.imports);
   REQUIRE(idx.images.size() == 6);
   CHECK(idx.images[0].rel == "a_0.png");
   CHECK(idx.images.back().rel == "sub/a_1.png");
 
-  exec::ImportReport rep = exec::match_import(p);
+  backends::ImportReport rep = backends::match_import(p);
   CHECK(rep.matched == 4);
   CHECK(rep.missing.empty());
   CHECK(rep.ambiguous.empty());
@@ -168,10 +169,10 @@ TEST_CASE("import: exactly the planned steps are filled; an extra image is liste
   CHECK(rep.unmatched[0].why.find("seed 99") != std::string::npos);
   CHECK(rep.unmatched[1].path == r.imports + "/plain.png");
   CHECK(rep.unmatched[1].why.find("no metadata") != std::string::npos);
-  std::string text = exec::import_summary(rep, p, false);
+  std::string text = backends::import_summary(rep, p, false);
   CHECK(text.find("4 steps matched") != std::string::npos);
   CHECK(text.find("2 images matched no step") != std::string::npos);
-  CHECK(json::parse(exec::import_summary(rep, p, true))["matched"] == 4);
+  CHECK(json::parse(backends::import_summary(rep, p, true))["matched"] == 4);
 
   exec::RunSummary sum = run(r, p);
   INFO((sum.failures.empty() ? "" : sum.failures[0].error));
@@ -181,7 +182,7 @@ TEST_CASE("import: exactly the planned steps are filled; an extra image is liste
     auto bytes = cache->get(s->key);
     REQUIRE(bytes);
     REQUIRE(util::is_png(*bytes));
-    auto t = exec::Infotext::parse(util::png_text_chunks(*bytes, "stored").at("parameters"));
+    auto t = backends::Infotext::parse(util::png_text_chunks(*bytes, "stored").at("parameters"));
     REQUIRE(t);
     CHECK(t->prompt == s->param("prompt"));
     CHECK(t->negative_prompt == s->param("negative_prompt"));
@@ -217,7 +218,7 @@ TEST_CASE("import: exactly the planned steps are filled; an extra image is liste
   CHECK(again.failed == 0);
   // ... and the report on the empty folder counts the done steps as neither missing nor matched
   auto done = cache->done_keys();
-  exec::ImportReport rep2 = exec::match_import(p, [&](uint32_t i) { return done.count(p.steps[i].key) > 0; });
+  backends::ImportReport rep2 = backends::match_import(p, [&](uint32_t i) { return done.count(p.steps[i].key) > 0; });
   CHECK(rep2.missing.empty());
   CHECK(rep2.matched == 0);
 }
@@ -229,12 +230,12 @@ TEST_CASE("import: a missing image is reported and fails that step only", "[impo
   auto gens = generate_steps(p);
   REQUIRE(gens.size() == 4);
   for (size_t i = 0; i < 3; ++i) write_png(r.imports + "/img" + std::to_string(i) + ".png", *gens[i], 30 * int(i));
-  exec::ImportReport rep = exec::match_import(p);
+  backends::ImportReport rep = backends::match_import(p);
   CHECK(rep.matched == 3);
   REQUIRE(rep.missing.size() == 1);
   CHECK(&p.steps[rep.missing[0]] == gens[3]);
   CHECK(rep.unmatched.empty());
-  CHECK(exec::import_summary(rep, p, false).find("1 steps have no image") != std::string::npos);
+  CHECK(backends::import_summary(rep, p, false).find("1 steps have no image") != std::string::npos);
 
   exec::RunSummary sum = run(r, p);
   CHECK(sum.failed == 1);
@@ -263,11 +264,11 @@ TEST_CASE("import: a wrong model hash is not matched; two images for one step ar
   REQUIRE(gens.size() == 4);
   write_png(r.imports + "/right.png", *gens[1], 1);
   write_png(r.imports + "/other_model.png", *gens[0], 2, "", "0123456789");
-  exec::ImportIndex idx = exec::scan_import_dir(r.imports);
+  backends::ImportIndex idx = backends::scan_import_dir(r.imports);
   REQUIRE(idx.images.size() == 2);
-  CHECK(exec::import_mismatch(idx.images[0], *gens[0]).find("model hash 0123456789") != std::string::npos);
-  CHECK(exec::import_mismatch(idx.images[1], *gens[1]).empty());
-  exec::ImportReport rep = exec::match_import(p);
+  CHECK(backends::import_mismatch(idx.images[0], *gens[0]).find("model hash 0123456789") != std::string::npos);
+  CHECK(backends::import_mismatch(idx.images[1], *gens[1]).empty());
+  backends::ImportReport rep = backends::match_import(p);
   CHECK(rep.matched == 1);
   CHECK(rep.missing.size() == 3);
   REQUIRE(rep.unmatched.size() == 1);
@@ -276,7 +277,7 @@ TEST_CASE("import: a wrong model hash is not matched; two images for one step ar
 
   // a copy of the right image: two candidates for one step
   write_jpeg(r.imports + "/right_again.jpeg", *gens[1], 3, false);
-  exec::ImportReport rep2 = exec::match_import(p);
+  backends::ImportReport rep2 = backends::match_import(p);
   CHECK(rep2.matched == 0);
   REQUIRE(rep2.ambiguous.size() == 1);
   CHECK(&p.steps[rep2.ambiguous[0]] == gens[1]);
@@ -292,18 +293,18 @@ TEST_CASE("import: the size must match when the image declares it; a bad sidecar
   write_review(r);
   plan::Plan p = make_plan(r);
   auto gens = generate_steps(p);
-  exec::Infotext t = infotext_for(*gens[0], gens[0]->param("seed"), hash_of(*gens[0]));
+  backends::Infotext t = infotext_for(*gens[0], gens[0]->param("seed"), hash_of(*gens[0]));
   t.set("Size", "512x768");
   test::write_text(r.imports + "/big.png",
                    util::png_set_text(util::encode_png(picture(5)), "parameters", t.format(), "big"));
   test::write_text(r.imports + "/broken.png", util::encode_png(picture(6)));
   test::write_text(r.imports + "/broken.json", "{not json");
-  exec::ImportReport rep = exec::match_import(p);
+  backends::ImportReport rep = backends::match_import(p);
   CHECK(rep.matched == 0);
   REQUIRE(rep.unmatched.size() == 2);
   CHECK(rep.unmatched[0].why.find("size 512x768") != std::string::npos);
   CHECK(rep.unmatched[1].why.find("sidecar") != std::string::npos);
-  CHECK_THROWS_AS(exec::scan_import_dir(r.dir / "nope"), Error);
+  CHECK_THROWS_AS(backends::scan_import_dir(r.dir / "nope"), Error);
 }
 
 TEST_CASE("import: an image made with another version of the review's LoRA file is not matched", "[import][lora]") {
@@ -318,7 +319,7 @@ TEST_CASE("import: an image made with another version of the review's LoRA file 
 
   // read from a PNG's infotext and from a Civitai sidecar's resources
   std::filesystem::create_directories(t / "in");
-  exec::Infotext it;
+  backends::Infotext it;
   it.prompt = s.param("prompt");
   it.set("Steps", "20");
   it.set("Seed", "7");
@@ -330,22 +331,22 @@ TEST_CASE("import: an image made with another version of the review's LoRA file 
   json meta = {{"prompt", s.param("prompt")}, {"seed", 7},
                {"resources", json::array({{{"name", "detail"}, {"type", "lora"}, {"weight", 0.6}, {"hash", sha.substr(0, 10)}}})}};
   test::write_text(t / "in/b.json", meta.dump());
-  exec::ImportIndex idx = exec::scan_import_dir(t / "in");
+  backends::ImportIndex idx = backends::scan_import_dir(t / "in");
   REQUIRE(idx.images.size() == 2);
   CHECK(idx.images[0].lora_hashes == std::map<std::string, std::string>{{"detail", "0123456789ab"}, {"free", "999999999999"}});
   CHECK(idx.images[1].lora_hashes == std::map<std::string, std::string>{{"detail", sha.substr(0, 10)}});
   // another file than the review's: not this step's image
-  CHECK_THAT(exec::import_mismatch(idx.images[0], s), Catch::Contains("LoRA 'detail' hash 0123456789ab, not the review's") &&
+  CHECK_THAT(backends::import_mismatch(idx.images[0], s), Catch::Contains("LoRA 'detail' hash 0123456789ab, not the review's") &&
                                                          Catch::Contains(want));
   // Civitai's AutoV2 of the same file: matched ('free' names no file: any hash is fine)
-  CHECK(exec::import_mismatch(idx.images[1], s) == "");
-  exec::ImportImage img = idx.images[0];
+  CHECK(backends::import_mismatch(idx.images[1], s) == "");
+  backends::ImportImage img = idx.images[0];
   img.lora_hashes["detail"] = want;
-  CHECK(exec::import_mismatch(img, s) == "");
+  CHECK(backends::import_mismatch(img, s) == "");
   img.lora_hashes.clear();  // metadata silent about LoRAs: nothing to compare
-  CHECK(exec::import_mismatch(img, s) == "");
+  CHECK(backends::import_mismatch(img, s) == "");
   img.lora_hashes["detail"] = want.substr(0, 6);  // too short to tell
-  CHECK_THAT(exec::import_mismatch(img, s), Catch::Contains("LoRA 'detail' hash"));
+  CHECK_THAT(backends::import_mismatch(img, s), Catch::Contains("LoRA 'detail' hash"));
 }
 
 TEST_CASE("import: sidecar seeds that are no int64 are no seeds", "[import]") {
@@ -361,7 +362,7 @@ TEST_CASE("import: sidecar seeds that are no int64 are no seeds", "[import]") {
     test::write_text(name + ".jpg", std::string(buf.begin(), buf.end()));
     test::write_text(name + ".json", "{\"prompt\": \"p\", \"seed\": " + seeds[i].first + ", \"steps\": " + seeds[i].first + "}");
   }
-  exec::ImportIndex idx = exec::scan_import_dir(t / "in");
+  backends::ImportIndex idx = backends::scan_import_dir(t / "in");
   REQUIRE(idx.images.size() == seeds.size());
   for (size_t i = 0; i < seeds.size(); ++i) {
     INFO(seeds[i].first);

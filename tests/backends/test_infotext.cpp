@@ -3,9 +3,9 @@
 // `key: value` pairs; "Negative prompt:" may span lines; quoted values unquoted).
 #include <catch2/catch.hpp>
 
-#include "exec/infotext.h"
+#include "backends/infotext.h"
 
-using ghx::exec::Infotext;
+using ghx::backends::Infotext;
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
-#include "exec/infotext.h"
+#include "backends/infotext.h"
 #include "support.h"
 #include "util/hash.h"
 #include "util/png.h"
@@ -19,7 +19,7 @@ using nlohmann::json;
 namespace {
 
 void image(const std::string& path, const std::string& sha, int seed) {
-  exec::Infotext t;
+  backends::Infotext t;
   t.prompt = "anime girl";
   t.set("Steps", "30");
   t.set("Sampler", "DPM++ 2M Karras");

@@ -1,6 +1,6 @@
-// Civitai JSON sidecars of the import backend (exec/import.h): the input is NAME.json beside a
+// Civitai JSON sidecars of the import backend (backends/import.h): the input is NAME.json beside a
 // small PNG, read by scan_import_dir.
-#include "exec/import.h"
+#include "backends/import.h"
 #include "fuzz.h"
 #include "util/fs.h"
 #include "util/png.h"
@@ -15,6 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return d;
   }();
   ghx::fuzz::write_input("import/img.json", data, size);
-  GHX_FUZZ_GUARD((void)ghx::exec::scan_import_dir(dir));
+  GHX_FUZZ_GUARD((void)ghx::backends::scan_import_dir(dir));
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "backends/backends.h"
 #include "cache/cache.h"
 #include "dsl/loader.h"
 #include "exec/runner.h"
@@ -19,7 +20,7 @@ struct RanReview {
   plan::Plan plan;
 };
 
-inline RanReview run_review(const std::string& exp, const std::string& cache_dir, exec::BackendOptions opts = {}) {
+inline RanReview run_review(const std::string& exp, const std::string& cache_dir, backends::BackendOptions opts = {}) {
   dsl::Diagnostics d;
   auto review = dsl::load_review(exp, d);
   INFO(d.format_all());
@@ -30,7 +31,7 @@ inline RanReview run_review(const std::string& exp, const std::string& cache_dir
   REQUIRE(p);
   opts.backoff_s = 0.01;
   opts.timeout_s = opts.timeout_s == 600 ? 10 : opts.timeout_s;
-  auto execs = exec::ExecutorSet::builtin(opts);
+  auto execs = exec::ExecutorSet::builtin(backends::make_generators(opts));
   exec::RunOptions ro;
   ro.keep_going = exec::KeepGoing::yes;
   ro.jobs = 2;

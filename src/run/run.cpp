@@ -1,0 +1,254 @@
+#include "run/run.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "dsl/loader.h"
+#include "backends/backends.h"
+#include "models/numerics.h"
+#include "models/torch_build.h"
+#include "plan/file_hasher.h"
+#include "report/gallery.h"
+#include "report/render.h"
+#include "report/review_doc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/version.h"
+
+namespace ghx::run {
+
+using nlohmann::json;
+
+namespace {
+
+bool uses_server_backend(const dsl::Review& r) {
+  for (const auto& s : r.sections)
+    if (s.generation.backend == "a1111") return true;
+  return false;
+}
+
+/// The endpoints of the review's sections on `backend`, or --endpoint's.
+std::vector<std::string> backend_endpoints(const dsl::Review& r, const backends::BackendOptions& b, const std::string& backend) {
+  if (!b.endpoints.empty()) return b.endpoints;
+  std::vector<std::string> eps;
+  for (const auto& s : r.sections)
+    if (s.generation.backend == backend)
+      for (const auto& e : s.generation.endpoints)
+        if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(e);
+  return eps;
+}
+
+/// Generation on a server: no endpoint answering is bad input (Refused, nothing run). Returns
+/// the jobs to run with: at least one request in flight per endpoint that answers.
+int probe_servers(const Prepared& p, const backends::BackendOptions& b, int jobs, std::ostream& err) {
+  auto done = p.cache->done_keys();
+  for (const std::string backend : {"a1111", "comfyui"}) {
+    bool needs_server = false;
+    for (const auto& s : p.plan.steps)
+      needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == backend && !done.count(s.key);
+    if (!needs_server) continue;
+    std::vector<std::string> errors;
+    std::vector<std::string> eps = backend_endpoints(p.review, b, backend);
+    std::vector<std::string> alive = backends::probe(backend, eps, b.connect_timeout_s, &errors);
+    if (alive.empty()) {
+      err << "ghx: error: no generation endpoint answers" << (eps.empty() ? " (none configured: [generation] endpoints or --endpoint)" : "");
+      for (const auto& e : errors) err << "\n  " << e;
+      err << "\n";
+      throw Refused{2};
+    }
+    for (const auto& e : errors) err << "ghx: warning: endpoint left out: " << e << "\n";
+    jobs = std::max<int>(jobs, static_cast<int>(alive.size()));
+  }
+  return jobs;
+}
+
+/// Writes the report folder of report step `ri` from its cached result, as a whole.
+std::string write_report_folder(const Prepared& p, uint32_t ri, const std::string& out_dir, const std::string& templates,
+                                std::ostream& err) {
+  cache::Cache& cache = *p.cache;
+  auto bytes = cache.get(p.plan.steps[ri].key);
+  if (!bytes) return "";
+  json results;
+  try {
+    results = json::parse(*bytes);
+  } catch (const std::exception& e) {
+    // The blob is intact (get() checked its hash) but is not a results document: the index row
+    // points at another step's data. Drop it so the next run recomputes it.
+    cache.forget(p.plan.steps[ri].key);
+    throw Error("cache " + cache.dir() + ": the stored report result " + p.plan.steps[ri].key.hex().substr(0, 12) +
+                " is not a results document (a damaged index): dropped it; run again to recompute it");
+  }
+  // The folder is replaced as a set (util::replace_dir): a reader, or a crash, never sees one
+  // run's results.json beside another's report.html.
+  size_t missing = 0;
+  util::replace_dir(out_dir, [&](const std::string& tmp) {
+    report::write_report(results, tmp, templates);
+    missing = report::write_gallery(results, tmp, [&](const std::string& hex) -> std::optional<std::string> {
+      plan::StepKey key;
+      if (!plan::StepKey::from_hex(hex, &key)) return std::nullopt;
+      return cache.get(key);
+    }, out_dir);
+    // What was declared and planned, for `ghx diff` and bundles (no files needed).
+    util::write_file_atomic(tmp + "/review.json", report::review_document(p.review, p.plan).dump(2) + "\n");
+    // Which ghx wrote this folder: differs between machines, so outside the reproducible files
+    // (docs/cache-keys.md); the numerics are in the step keys and in results.json.
+    const json prov = {{"ghx", GHX_VERSION},
+                       {"git_commit", GHX_GIT_COMMIT},
+                       {"libtorch_built_against", GHX_TORCH_VERSION},
+                       {"numerics", models::numerics_key()},
+                       {"report_key", p.plan.steps[ri].key.hex()}};
+    util::write_file_atomic(tmp + "/provenance.json", prov.dump(2) + "\n");
+  });
+  if (missing) err << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
+  return out_dir;
+}
+
+}  // namespace
+
+std::string default_out(const dsl::Review& r) { return "reports/" + r.name + "-v" + r.version; }
+
+std::optional<dsl::Review> load_review(const std::string& path, std::ostream& err, const std::string& what) {
+  dsl::Diagnostics d;
+  auto r = dsl::load_review(path, d);
+  err << d.format_all();
+  if (!r) err << "ghx: " << d.error_count() << (d.error_count() == 1 ? " error" : " errors") << ", nothing " << what << "\n";
+  return r;
+}
+
+std::optional<plan::Plan> plan_review(const dsl::Review& r, cache::Cache* cache, std::ostream& err) {
+  dsl::Diagnostics d;
+  plan::FileHasher hasher(cache);
+  auto p = plan::build_plan(r, hasher, d);
+  err << d.format_all();
+  return p;
+}
+
+void identify_server_checkpoints(dsl::Review& r, const backends::BackendOptions& b, std::ostream& err) {
+  bool needed = false;
+  for (const auto& c : r.checkpoints) needed |= c.file.empty() && c.sha256.empty();
+  if (!needed || !uses_server_backend(r)) return;
+  std::vector<std::string> errors;
+  std::vector<std::string> alive = backends::probe_a1111(backend_endpoints(r, b, "a1111"), b.connect_timeout_s, &errors);
+  if (alive.empty()) {
+    err << "ghx: error: no generation endpoint answers (needed to identify checkpoints named by backend_name)";
+    for (const auto& e : errors) err << "\n  " << e;
+    err << "\n";
+    throw Refused{2};
+  }
+  std::vector<backends::ServerModel> models = backends::a1111_models(alive[0], b.connect_timeout_s);
+  dsl::Diagnostics d;
+  for (auto& c : r.checkpoints) {
+    if (!c.file.empty() || !c.sha256.empty()) continue;
+    const backends::ServerModel* hit = nullptr;
+    for (const auto& m : models) {
+      std::string base = std::filesystem::path(m.filename).filename().string();
+      if (m.title == c.backend_name || m.model_name == c.backend_name || base == c.backend_name ||
+          m.title.rfind(c.backend_name + " [", 0) == 0)
+        hit = &m;
+    }
+    if (!hit) {
+      std::string known;
+      for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.title;
+      d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " has no model named '" + c.backend_name + "' (it has: " + known + ")");
+    } else {
+      // The identity is always the full SHA-256: the server's; else the file it names, where this
+      // machine can read it; else ask the server to load the model (A1111 hashes a file when it
+      // loads it) and list again. An AutoV2 alone would give the same checkpoint another key.
+      std::string sha = hit->sha256;
+      std::string problem;
+      // The path is the server's: it names this machine's file only when the server runs here.
+      const std::string& url = alive[0];
+      const std::string host = url.find("://") == std::string::npos ? url : url.substr(url.find("://") + 3);
+      const bool local = host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 || host.rfind("[::1]", 0) == 0;
+      if (sha.empty() && local && !hit->filename.empty() && ::access(hit->filename.c_str(), R_OK) == 0) {
+        try {
+          plan::FileHasher hasher(nullptr);
+          sha = hasher.sha256(hit->filename);
+        } catch (const std::exception& e) {
+          problem = e.what();
+        }
+      }
+      if (sha.empty()) {
+        try {
+          backends::a1111_load_model(alive[0], hit->title, b.connect_timeout_s, b.timeout_s);
+          for (const auto& m : backends::a1111_models(alive[0], b.connect_timeout_s))
+            if (m.title == hit->title || (!hit->filename.empty() && m.filename == hit->filename)) sha = m.sha256;
+        } catch (const std::exception& e) {
+          problem = e.what();
+        }
+      }
+      for (char& ch : sha) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
+        c.server_identity = "sha256:" + sha;
+      else
+        d.error(c.pos, "checkpoint '" + c.name + "': " + alive[0] + " reports no SHA-256 for '" + hit->title +
+                           "', even after loading it" + (problem.empty() ? "" : " (" + problem + ")") +
+                           "; give the checkpoint's `file` (or `sha256`) in the review");
+    }
+  }
+  err << d.format_all();
+  if (d.has_errors()) throw Refused{2};
+}
+
+
+Prepared prepare(const std::string& experiment, const std::string& cache_dir, const backends::BackendOptions& b,
+                 std::ostream& err) {
+  std::optional<dsl::Review> r = load_review(experiment, err);
+  if (!r) throw Refused{2};
+  identify_server_checkpoints(*r, b, err);
+  auto cache = cache::Cache::open(cache_dir);
+  std::optional<plan::Plan> p = plan_review(*r, cache.get(), err);
+  if (!p) throw Refused{2};
+  return Prepared{std::move(*r), std::move(cache), std::move(*p)};
+}
+
+RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
+  const int jobs = probe_servers(p, req.backends, req.jobs, err);
+  const std::string out_dir = req.out.empty() ? default_out(p.review) : req.out;
+  report::check_report_folder(out_dir);  // before any work: it will be replaced whole
+  const std::string templates = report::templates_dir();
+
+  RunResult res;
+  {
+    // Import backend: say what the folders hold before running (matched, unmatched, missing).
+    auto done = p.cache->done_keys();
+    bool has_import = false;
+    for (const auto& s : p.plan.steps) has_import |= s.kind == plan::StepKind::generate && s.param("backend") == "import";
+    if (has_import) {
+      backends::ImportReport ir = backends::match_import(p.plan, [&](uint32_t i) { return done.count(p.plan.steps[i].key) > 0; });
+      if (req.import_json) res.import = json::parse(backends::import_summary(ir, p.plan, true));
+      else err << backends::import_summary(ir, p.plan, false);
+    }
+  }
+
+  exec::RunOptions opts;
+  opts.jobs = jobs;
+  opts.keep_going = req.keep_going ? exec::KeepGoing::yes : exec::KeepGoing::no;
+  opts.interrupted = req.interrupted;
+  opts.progress = req.progress;
+  opts.tool_version = req.tool_version;
+  auto executors = exec::ExecutorSet::builtin(backends::make_generators(req.backends));
+  res.summary = exec::run_plan(p.plan, *p.cache, *executors, opts);
+  const exec::RunSummary& sum = res.summary;
+
+  if (!sum.interrupted && sum.failed == 0)
+    for (uint32_t ri : p.plan.report_steps) {
+      std::string written = write_report_folder(p, ri, out_dir, templates, err);
+      if (!written.empty()) res.report_path = written;
+    }
+  if (!sum.storage_error.empty()) {
+    // One message for the cause; the steps it failed are not the steps' fault.
+    err << "ghx: error: cache " << p.cache->dir() << " cannot store results: " << sum.storage_error
+        << "\n  the run stopped; every step it finished is kept: fix the storage (space, permissions) and run again\n";
+  }
+  for (const auto& f : sum.failures)
+    if (sum.storage_error.empty() || f.error.rfind("cannot store result: ", 0) != 0)
+      err << "ghx: error: step " << f.key.substr(0, 12) << " (" << f.label << ") failed: " << f.error << "\n";
+  if (sum.interrupted) err << "ghx: interrupted; finished steps are in the cache, run again to continue\n";
+  return res;
+}
+
+}  // namespace ghx::run
