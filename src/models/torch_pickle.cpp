@@ -20,12 +20,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& msg) { throw Error(path + ": " + msg); }
 
-std::uint64_t le(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 std::string hex_byte(unsigned v) {
   const char* d = "0123456789abcdef";
   return std::string("0x") + d[(v >> 4) & 15] + d[v & 15];
@@ -167,7 +161,7 @@ class Unpickler {
     m_pos += n;
     return p;
   }
-  std::uint64_t take_le(int n) { return le(take(static_cast<std::size_t>(n)), n); }
+  std::uint64_t take_le(int n) { return read_le(take(static_cast<std::size_t>(n)), n); }
   std::string take_line() {
     const std::size_t start = m_pos;
     while (m_pos < m_n && m_p[m_pos] != '\n') ++m_pos;
@@ -489,7 +483,7 @@ std::map<std::string, TensorInfo> Unpickler::run() {
         const std::uint64_t n = op == 0x8a ? take_le(1) : take_le(4);
         if (n > 8) bad("integer of " + std::to_string(n) + " bytes does not fit in 64 bits");
         const unsigned char* b = take(static_cast<std::size_t>(n));
-        std::uint64_t v = le(b, static_cast<int>(n));
+        std::uint64_t v = read_le(b, static_cast<int>(n));
         if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~std::uint64_t{0} << (8 * n);  // sign
         m_stack.push_back(make_int(static_cast<std::int64_t>(v)));
         break;

@@ -24,12 +24,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& msg) { throw Error(path + ": " + msg); }
 
-std::uint64_t le(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 // ---- zip ----
 
 constexpr std::uint32_t k_local_sig = 0x04034b50;
@@ -56,7 +50,7 @@ Directory find_directory(const std::string& path, const unsigned char* data, std
   const std::size_t first = last > 65535 ? last - 65535 : 0;
   std::size_t eocd = std::numeric_limits<std::size_t>::max();
   for (std::size_t i = last + 1; i-- > first;) {
-    if (le(data + i, 4) == k_eocd_sig && i + k_eocd_size + le(data + i + 20, 2) == size) {
+    if (read_le(data + i, 4) == k_eocd_sig && i + k_eocd_size + read_le(data + i + 20, 2) == size) {
       eocd = i;
       break;
     }
@@ -65,23 +59,23 @@ Directory find_directory(const std::string& path, const unsigned char* data, std
     fail(path, "truncated or corrupt zip archive: no end-of-central-directory record");
   const unsigned char* e = data + eocd;
   Directory d;
-  d.entries = le(e + 10, 2);
-  d.size = le(e + 12, 4);
-  d.offset = le(e + 16, 4);
-  if (le(e + 4, 2) != 0 || le(e + 6, 2) != 0) {
-    if (le(e + 4, 2) != 0xffff && le(e + 6, 2) != 0xffff) fail(path, "multi-disk zip archives are not supported");
+  d.entries = read_le(e + 10, 2);
+  d.size = read_le(e + 12, 4);
+  d.offset = read_le(e + 16, 4);
+  if (read_le(e + 4, 2) != 0 || read_le(e + 6, 2) != 0) {
+    if (read_le(e + 4, 2) != 0xffff && read_le(e + 6, 2) != 0xffff) fail(path, "multi-disk zip archives are not supported");
   }
   const bool saturated =
-      d.entries == 0xffff || d.size == 0xffffffffu || d.offset == 0xffffffffu || le(e + 8, 2) == 0xffff;
-  if (eocd >= k_zip64_locator_size && le(data + eocd - k_zip64_locator_size, 4) == k_zip64_locator_sig) {
+      d.entries == 0xffff || d.size == 0xffffffffu || d.offset == 0xffffffffu || read_le(e + 8, 2) == 0xffff;
+  if (eocd >= k_zip64_locator_size && read_le(data + eocd - k_zip64_locator_size, 4) == k_zip64_locator_sig) {
     const unsigned char* loc = data + eocd - k_zip64_locator_size;
-    const std::uint64_t z = le(loc + 8, 8);
-    if (z > size || size - z < k_zip64_eocd_size || le(data + z, 4) != k_zip64_eocd_sig)
+    const std::uint64_t z = read_le(loc + 8, 8);
+    if (z > size || size - z < k_zip64_eocd_size || read_le(data + z, 4) != k_zip64_eocd_sig)
       fail(path, "corrupt zip64 archive: bad zip64 end-of-central-directory offset");
     const unsigned char* r = data + z;
-    d.entries = le(r + 32, 8);
-    d.size = le(r + 40, 8);
-    d.offset = le(r + 48, 8);
+    d.entries = read_le(r + 32, 8);
+    d.size = read_le(r + 40, 8);
+    d.offset = read_le(r + 48, 8);
   } else if (saturated) {
     fail(path,
          "corrupt zip archive: saturated end-of-central-directory record without zip64 "
@@ -133,17 +127,17 @@ std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned
   const std::size_t end = static_cast<std::size_t>(d.offset + d.size);
   for (std::uint64_t n = 0; n < d.entries; ++n) {
     const std::string where = "central directory entry " + std::to_string(n);
-    if (end - pos < k_central_size || le(data + pos, 4) != k_central_sig)
+    if (end - pos < k_central_size || read_le(data + pos, 4) != k_central_sig)
       fail(path, "corrupt zip archive: " + where + " is missing or damaged");
     const unsigned char* c = data + pos;
     ZipEntry z;
-    const std::uint64_t flags = le(c + 8, 2);
-    z.method = static_cast<std::uint16_t>(le(c + 10, 2));
-    z.crc32 = static_cast<std::uint32_t>(le(c + 16, 4));
-    z.compressed = le(c + 20, 4);
-    z.size = le(c + 24, 4);
-    const std::size_t name_len = le(c + 28, 2), extra_len = le(c + 30, 2), comment_len = le(c + 32, 2);
-    std::uint64_t local = le(c + 42, 4);
+    const std::uint64_t flags = read_le(c + 8, 2);
+    z.method = static_cast<std::uint16_t>(read_le(c + 10, 2));
+    z.crc32 = static_cast<std::uint32_t>(read_le(c + 16, 4));
+    z.compressed = read_le(c + 20, 4);
+    z.size = read_le(c + 24, 4);
+    const std::size_t name_len = read_le(c + 28, 2), extra_len = read_le(c + 30, 2), comment_len = read_le(c + 32, 2);
+    std::uint64_t local = read_le(c + 42, 4);
     if (end - pos - k_central_size < name_len + extra_len + comment_len)
       fail(path, "corrupt zip archive: " + where + " runs past the central directory");
     z.name.assign(reinterpret_cast<const char*>(c + k_central_size), name_len);
@@ -152,7 +146,7 @@ std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned
     const unsigned char* x = c + k_central_size + name_len;
     const unsigned char* x_end = x + extra_len;
     while (x_end - x >= 4) {
-      const std::uint64_t id = le(x, 2), len = le(x + 2, 2);
+      const std::uint64_t id = read_le(x, 2), len = read_le(x + 2, 2);
       if (static_cast<std::uint64_t>(x_end - x - 4) < len)
         fail(path, "corrupt zip archive: extra field of '" + z.name + "' is truncated");
       if (id == 0x0001) {
@@ -160,7 +154,7 @@ std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned
         std::uint64_t left = len;
         auto take = [&](std::uint64_t* v) {
           if (left < 8) fail(path, "corrupt zip64 extra field in entry '" + z.name + "'");
-          *v = le(f, 8);
+          *v = read_le(f, 8);
           f += 8;
           left -= 8;
         };
@@ -171,11 +165,11 @@ std::vector<ZipEntry> read_zip_directory(const std::string& path, const unsigned
       x += 4 + len;
     }
     // The local header repeats name and extra (torch's extra is padding to 64-byte alignment).
-    if (local > size || size - local < k_local_size || le(data + local, 4) != k_local_sig)
+    if (local > size || size - local < k_local_size || read_le(data + local, 4) != k_local_sig)
       fail(path, "zip entry '" + z.name + "': local header at offset " + std::to_string(local) +
                      " is missing (truncated or corrupt archive)");
     const unsigned char* l = data + local;
-    const std::uint64_t start = local + k_local_size + le(l + 26, 2) + le(l + 28, 2);
+    const std::uint64_t start = local + k_local_size + read_le(l + 26, 2) + read_le(l + 28, 2);
     if (start > size || size - start < z.compressed)
       fail(path, "zip entry '" + z.name + "' (" + std::to_string(z.compressed) + " bytes at offset " +
                      std::to_string(start) + ") runs past the end of the file (" + std::to_string(size) +

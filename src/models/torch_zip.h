@@ -59,6 +59,13 @@ std::map<std::string, TensorInfo> unpickle_state_dict(const std::string& path, c
                                                       std::size_t size,
                                                       const std::map<std::string, const ZipEntry*>& storages);
 
+/// The n-byte little-endian unsigned integer at p (n <= 8), as zip and pickle write them.
+inline std::uint64_t read_le(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
 /// CRC-32 (zip's polynomial), for checking small entries.
 std::uint32_t crc32(const unsigned char* data, std::size_t size);
 

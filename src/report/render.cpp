@@ -142,6 +142,14 @@ std::string bar_chart(const json& results, const std::string& metric, bool is_sc
   return svg + "</svg>";
 }
 
+/// A rank gap's verdict; results written before the verdicts had only `beyond_noise`.
+std::string verdict_of(const json& g) {
+  if (g.contains("verdict") && g.at("verdict").is_string()) return g.at("verdict").get<std::string>();
+  if (g.contains("beyond_noise") && g.at("beyond_noise").is_boolean())
+    return g.at("beyond_noise").get<bool>() ? stats::k_beyond_noise : stats::k_within_noise;
+  return stats::k_cannot_tell;
+}
+
 /// The largest |value| of a metric over the checkpoints, as its readable_exponent.
 int metric_exponent(const json& results, const std::string& metric) {
   double m = 0;
@@ -194,11 +202,7 @@ data build_view(const json& results, bool md) {
 
   std::map<int64_t, std::string> gap_text;  // upper rank -> "0.2846, within noise"
   for (const auto& g : results.value("rank_gaps", json::array())) {
-    std::string verdict = stats::k_cannot_tell;
-    if (g.contains("verdict") && g.at("verdict").is_string()) verdict = g.at("verdict").get<std::string>();
-    else if (g.contains("beyond_noise") && g.at("beyond_noise").is_boolean())  // results before the verdicts
-      verdict = g.at("beyond_noise").get<bool>() ? stats::k_beyond_noise : stats::k_within_noise;
-    gap_text[integer(g.at("rank"), "rank_gaps rank")] = format_people(num(g.at("diff"))) + ", " + u(verdict);
+    gap_text[integer(g.at("rank"), "rank_gaps rank")] = format_people(num(g.at("diff"))) + ", " + u(verdict_of(g));
   }
   view.set("has_gaps", !gap_text.empty());
 
@@ -325,11 +329,7 @@ data build_view(const json& results, bool md) {
     };
     row.set("p", p_text("p"));
     row.set("p_holm", p_text("p_holm"));
-    std::string verdict = stats::k_cannot_tell;
-    if (g.contains("verdict") && g.at("verdict").is_string()) verdict = g.at("verdict").get<std::string>();
-    else if (g.contains("beyond_noise") && g.at("beyond_noise").is_boolean())  // results before the verdicts
-      verdict = g.at("beyond_noise").get<bool>() ? stats::k_beyond_noise : stats::k_within_noise;
-    row.set("verdict", u(verdict));
+    row.set("verdict", u(verdict_of(g)));
     gaps.push_back(row);
   }
   view.set("rank_gaps", gaps);
