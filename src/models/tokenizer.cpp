@@ -77,7 +77,7 @@ const ByteTable& byte_table() {
     for (int i = 0; i < 256; ++i) t.index[order[i]] = i;
     for (int b = 0; b < 256; ++b) {
       t.text[b].clear();
-      tokenizer_detail::append_utf8_char(t.text[b], cs[b]);
+      tokenizer_detail::append_utf8(t.text[b], cs[b]);
     }
     return t;
   }();
@@ -148,7 +148,7 @@ std::pair<std::string, std::string> parse_merge(const std::string& path, int lin
 /// The merges after the version line (at most k_max_merges), with their 1-based line numbers.
 std::vector<std::pair<std::string, std::string>> read_merges(const std::string& path,
                                                               const std::string& text) {
-  if (!tokenizer_detail::is_valid_utf8(text)) fail(path, "not UTF-8 text (a BPE merges file was expected)");
+  if (!tokenizer_detail::valid_utf8(text)) fail(path, "not UTF-8 text (a BPE merges file was expected)");
   const std::vector<std::string> lines = split_lines(text);
   if (lines.empty()) fail(path, "empty vocabulary file");
   if (lines.size() < 2) fail(path, "no merges after the version line");
@@ -254,7 +254,7 @@ class BpeTokenizer final : public ClipTokenizer {
   std::vector<std::int32_t> tokens_cached(
       const std::string& text,
       std::unordered_map<std::string, std::vector<std::int32_t>>& cache) const {
-    const icu::UnicodeString cleaned = tokenizer_detail::clean_text_to_icu(text);
+    const icu::UnicodeString cleaned = tokenizer_detail::clean_to_icu(text);
     UErrorCode st = U_ZERO_ERROR;
     std::unique_ptr<icu::RegexMatcher> m(m_split->matcher(cleaned, st));
     if (U_FAILURE(st)) throw Error(std::string("tokenizer: ICU regex: ") + u_errorName(st));

@@ -82,6 +82,8 @@ std::u32string decode_utf8(const std::string& s) {
   return out;
 }
 
+}  // namespace
+
 void append_utf8(std::string& out, char32_t c) {
   if (c < 0x80) {
     out.push_back(static_cast<char>(c));
@@ -100,6 +102,8 @@ void append_utf8(std::string& out, char32_t c) {
   }
 }
 
+namespace {
+
 std::string encode_utf8(const std::u32string& s) {
   std::string out;
   out.reserve(s.size());
@@ -107,7 +111,11 @@ std::string encode_utf8(const std::u32string& s) {
   return out;
 }
 
+}  // namespace
+
 bool valid_utf8(const std::string& s) { return encode_utf8(decode_utf8(s)) == s; }
+
+namespace {
 
 icu::UnicodeString to_icu(const std::u32string& s) {
   return icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()),
@@ -447,6 +455,8 @@ std::u32string collapse_whitespace(const std::u32string& s) {
   return out;
 }
 
+}  // namespace
+
 /// Everything before the split: ftfy's character fixes, html.unescape twice, strip, whitespace
 /// collapse, strip, full Unicode lowercase.
 icu::UnicodeString clean_to_icu(const std::string& text) {
@@ -458,20 +468,11 @@ icu::UnicodeString clean_to_icu(const std::string& text) {
   return u;
 }
 
-
-}  // namespace
-
-void append_utf8_char(std::string& out, char32_t c) { append_utf8(out, c); }
-
-bool is_valid_utf8(const std::string& s) { return valid_utf8(s); }
-
-icu::UnicodeString clean_text_to_icu(const std::string& text) { return clean_to_icu(text); }
-
 }  // namespace tokenizer_detail
 
 std::string clip_clean_text(const std::string& text) {
   std::string out;
-  tokenizer_detail::clean_text_to_icu(text).toUTF8String(out);
+  tokenizer_detail::clean_to_icu(text).toUTF8String(out);
   return out;
 }
 

@@ -83,7 +83,10 @@ class Planner {
         else if (const dsl::ModelFile* h = m_r.models.head(m)) heads.insert(m), clips.insert(h->clip);
         else clips.insert(dsl::is_preference_metric(m) ? m : "clip");
       }
-    if (m_r.models.vgg19 && style) m_model_sha["vgg19"] = m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
+    if (m_r.models.vgg19 && style) {
+      m_model_sha["vgg19"] = m_vgg_sha = hash(m_r.models.vgg19->file, m_r.models.vgg19->pos);
+      m_vgg_layers = models::style_layers_text(models::style_layers(m_r.metrics.style_layers));
+    }
     for (const auto& [name, m] : m_r.models.clips)
       if (clips.count(name)) load_clip(name, m);
     for (const auto& [name, m] : m_r.models.heads)
@@ -195,7 +198,7 @@ class Planner {
   // the layers read, the numerics.
   void add_vgg_params(Step& s) {
     s.params.emplace_back("preprocess", "pil_bicubic");
-    s.params.emplace_back("layers", models::style_layers_text(models::style_layers(m_r.metrics.style_layers)));
+    s.params.emplace_back("layers", m_vgg_layers);
     s.params.emplace_back("numerics", numerics());
   }
 
@@ -421,6 +424,7 @@ class Planner {
   Plan m_plan;
   std::vector<std::string> m_identity;  // per checkpoint
   std::string m_vgg_sha, m_tokenizer_sha;
+  std::string m_vgg_layers;  ///< the style layers as the VGG feature keys hold them ("ghostreview:0,5,...")
   std::map<std::string, std::string> m_head_sha;  // head entry -> weights sha256
   std::map<std::string, ClipEntry> m_clips;       // CLIP entry -> identity
   std::map<std::string, std::string> m_model_sha;  // [models] entry -> weights sha256 (used ones)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <unordered_set>
 
 #include "dsl/loader.h"
 #include "backends/backends.h"
@@ -43,8 +44,8 @@ std::vector<std::string> backend_endpoints(const dsl::Review& r, const backends:
 
 /// Generation on a server: no endpoint answering is bad input (Refused, nothing run). Returns
 /// the jobs to run with: at least one request in flight per endpoint that answers.
-int probe_servers(const Prepared& p, const backends::BackendOptions& b, int jobs, std::ostream& err) {
-  auto done = p.cache->done_keys();
+int probe_servers(const Prepared& p, const std::unordered_set<plan::StepKey, plan::StepKeyHash>& done,
+                  const backends::BackendOptions& b, int jobs, std::ostream& err) {
   for (const std::string backend : {"a1111", "comfyui"}) {
     bool needs_server = false;
     for (const auto& s : p.plan.steps)
@@ -206,7 +207,8 @@ Prepared prepare(const std::string& experiment, const std::string& cache_dir, co
 }
 
 RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
-  const int jobs = probe_servers(p, req.backends, req.jobs, err);
+  const auto done = p.cache->done_keys();  // what this run need not do, read once
+  const int jobs = probe_servers(p, done, req.backends, req.jobs, err);
   const std::string out_dir = req.out.empty() ? default_out(p.review) : req.out;
   report::check_report_folder(out_dir);  // before any work: it will be replaced whole
   const std::string templates = report::templates_dir();
@@ -214,7 +216,6 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   RunResult res;
   {
     // Import backend: say what the folders hold before running (matched, unmatched, missing).
-    auto done = p.cache->done_keys();
     bool has_import = false;
     for (const auto& s : p.plan.steps) has_import |= s.kind == plan::StepKind::generate && s.param("backend") == "import";
     if (has_import) {
