@@ -30,7 +30,7 @@ const char* const k_schema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps(
   key TEXT PRIMARY KEY, kind TEXT NOT NULL, status INTEGER NOT NULL, blob TEXT, size INTEGER,
-  error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER, meta TEXT) WITHOUT ROWID;
+  error TEXT, tool_version TEXT, duration_s REAL, device TEXT, created_at INTEGER, meta TEXT, inputs TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS file_hashes(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
   sha256 TEXT NOT NULL, ctime_ns INTEGER NOT NULL DEFAULT 0, dev INTEGER NOT NULL DEFAULT 0);
@@ -59,11 +59,12 @@ StepRecord read_record(SQLite::Statement& q) {
   r.provenance.device = q.getColumn(8).isNull() ? "" : q.getColumn(8).getString();
   r.created_at = q.getColumn(9).getInt64();
   r.meta = q.getColumn(10).isNull() ? "" : q.getColumn(10).getString();
+  r.provenance.inputs = q.getColumn(11).isNull() ? "" : q.getColumn(11).getString();
   return r;
 }
 
 const char* const k_record_cols =
-    "SELECT key, kind, status, blob, size, error, tool_version, duration_s, device, created_at, meta FROM steps ";
+    "SELECT key, kind, status, blob, size, error, tool_version, duration_s, device, created_at, meta, inputs FROM steps ";
 
 }  // namespace
 
@@ -163,6 +164,13 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
         db->exec("ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0");
         db->exec("ALTER TABLE file_hashes ADD COLUMN dev INTEGER NOT NULL DEFAULT 0");
       }
+      // steps.inputs (the input keys `cache merge` follows) came after format 2 without a
+      // version change: rows of older builds have none; a build that does not know it ignores it.
+      SQLite::Statement icol(*db, "SELECT count(*) FROM pragma_table_info('steps') WHERE name = 'inputs'");
+      icol.executeStep();
+      const bool no_inputs = icol.getColumn(0).getInt() == 0;
+      icol.reset();
+      if (no_inputs) db->exec("ALTER TABLE steps ADD COLUMN inputs TEXT");
     }
     SQLite::Statement ins(*db, "INSERT OR IGNORE INTO meta(name, value) VALUES (?, ?)");
     ins.bind(1, "format_version");
@@ -255,7 +263,7 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
   if (!util::file_exists(m_blobs.path_of(address))) m_blobs.put(bytes);
   SQLite::Statement q(*m_db,
                       "INSERT OR REPLACE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
-                      "device, created_at, meta) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?)");
+                      "device, created_at, meta, inputs) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?, ?)");
   q.bind(1, key.hex());
   q.bind(2, kind);
   q.bind(3, address);
@@ -266,6 +274,8 @@ void Cache::put(const plan::StepKey& key, const std::string& kind, const std::st
   q.bind(8, now_s());
   if (meta.empty()) q.bind(9);
   else q.bind(9, meta);
+  if (prov.inputs.empty()) q.bind(10);
+  else q.bind(10, prov.inputs);
   q.exec();
   release_claim(key.hex());
   tx.commit();

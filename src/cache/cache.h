@@ -5,9 +5,11 @@
 // Index format 2:
 //   meta(name PRIMARY KEY, value)          format_version = "2", created_by = tool version
 //   steps(key PRIMARY KEY, kind, status, blob, size, error, tool_version, duration_s, device,
-//         created_at, meta)                key = 32 hex digits; status 0 = done, 1 = failed;
+//         created_at, meta, inputs)        key = 32 hex digits; status 0 = done, 1 = failed;
 //                                          blob = address of the result (done) or NULL;
-//                                          meta = provenance JSON (request, answer) or NULL
+//                                          meta = provenance JSON (request, answer) or NULL;
+//                                          inputs = the input keys, space-separated, or NULL
+//                                          (added to format 2 without a version change)
 //   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256, ctime_ns, dev)   plan/file_hasher.h's memo
 //   runs(holder PRIMARY KEY, host, local, pid, start, started_ms, heartbeat_ms)   live runs
 //   claims(key PRIMARY KEY, holder, claimed_ms)   steps a run is computing
@@ -87,6 +89,27 @@ struct GcReport {
 
 enum class Repair { no, yes };
 
+/// A generation step two sources hold with different images (GPU non-determinism): one is
+/// kept, chosen by a rule that does not depend on the order of the sources.
+struct MergeChoice {
+  std::string key;
+  std::string kept;  ///< the source whose image is kept ("DEST" when the destination had it)
+  std::string left;  ///< the source whose image is left out
+};
+
+struct MergeReport {
+  std::vector<std::string> sources;
+  int64_t rows = 0;             ///< done rows in the sources
+  int64_t copied = 0;           ///< rows copied into the destination
+  int64_t present = 0;          ///< already in the destination with the same result
+  int64_t bytes = 0;            ///< blob bytes copied (each re-hashed on the way)
+  int64_t failures_left = 0;    ///< failure rows not merged: the next run retries those steps
+  int64_t dependents_left = 0;  ///< rows made from an image that was not kept: recomputed by the next run
+  int64_t corrupt_left = 0;     ///< rows whose source blob is missing or corrupt: recomputed by the next run
+  std::vector<MergeChoice> choices;
+  double seconds = 0;
+};
+
 /// How processes share a cache. `shared`: WAL, any number of processes on one machine (WAL
 /// needs memory shared between them). `exclusive`: a rollback journal and SQLite's exclusive
 /// locking mode, one process at a time (another gets a clear error). `automatic`: exclusive on a
@@ -134,6 +157,17 @@ class Cache : public StepStore, public plan::HashMemo {
   int64_t claim_timeout_ms() const { return m_claim_timeout_ms; }
   int64_t claim_heartbeat_ms() const override;
   void set_claim_timeout_ms(int64_t ms) { m_claim_timeout_ms = ms; }
+
+  /// `ghx cache merge`: copies every done step of the caches in `sources` (folders, opened read
+  /// only) that this cache lacks, blob first (re-hashed), then its row, in transactions of a few
+  /// hundred rows: idempotent, and a killed merge resumes where it stopped. Steps that must be
+  /// deterministic (all but generation) stored with different results in two caches are a hard
+  /// error, found before anything is copied (ghx::Error, nothing merged). A generation step held
+  /// with different images: the destination's is kept, else the one with the smallest content
+  /// hash; rows a source made from an image that was not kept are left out. `progress(done,
+  /// total)` after each copied row.
+  MergeReport merge_from(const std::vector<std::string>& sources,
+                         const std::function<void(int64_t, int64_t)>& progress = {});
 
   Stats stats();
   VerifyReport verify(Repair repair, const std::function<void(int64_t, int64_t)>& progress = {});

@@ -19,6 +19,7 @@ struct Provenance {
   std::string tool_version;
   double duration_s = 0;
   std::string device;
+  std::string inputs;  ///< the step's input keys, hex, space-separated (what `cache merge` follows)
 };
 
 /// What claim() found for one step.

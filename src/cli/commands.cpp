@@ -208,7 +208,7 @@ int cmd_plan(const PlanArgs& a) {
 // ---- run -----------------------------------------------------------------------------------
 
 struct RunArgs {
-  std::string experiment, cache = "cache", out;
+  std::string experiment, cache = "cache", out, shard;
   bool keep_going = false, json = false;
   int jobs = 1;
   backends::BackendOptions backends;
@@ -228,6 +228,10 @@ int cmd_run(const RunArgs& a) {
   req.interrupted = &g_interrupted;
   req.progress = &progress;
   req.tool_version = tool_version();
+  if (!a.shard.empty()) {
+    std::string why;
+    plan::parse_shard(a.shard, &req.shard, &why);  // checked by the option's validator
+  }
   const run::RunResult res = run::run_review(prep, req, std::cerr);
   const exec::RunSummary& sum = res.summary;
   const dsl::Review& r = prep.review;
@@ -237,13 +241,32 @@ int cmd_run(const RunArgs& a) {
               {"report", res.report_path.empty() ? json(nullptr) : json(res.report_path)}};
     if (!res.import.is_null()) j["import"] = res.import;
     if (!sum.storage_error.empty()) j["storage_error"] = sum.storage_error;
+    if (res.shard) {
+      const plan::Shard& sh = *res.shard;
+      j["shard"] = {{"index", req.shard.index},
+                    {"count", req.shard.count},
+                    {"steps", sh.steps},
+                    {"units", sh.units},
+                    {"shared", sh.shared},
+                    {"cost", sh.cost},
+                    {"cost_of_share", sh.cost_total > 0 ? sh.cost / (sh.cost_total / req.shard.count) : 0.0},
+                    {"left_to_other_shards", sum.others - sh.left_to_merge},
+                    {"left_to_merge", sh.left_to_merge}};
+    }
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << r.name << " v" << r.version << ": " << sum.executed << " executed, " << sum.cached << " cached, ";
+    std::cout << r.name << " v" << r.version;
+    if (res.shard)
+      std::cout << " shard " << req.shard.index << "/" << req.shard.count << " (" << res.shard->steps << " steps: "
+                << res.shard->units << " images' chains, " << res.shard->shared << " shared inputs)";
+    std::cout << ": " << sum.executed << " executed, " << sum.cached << " cached, ";
     if (sum.elsewhere) std::cout << sum.elsewhere << " stored by other runs, ";
     std::cout << sum.failed << " failed";
     if (sum.skipped) std::cout << ", " << sum.skipped << " not run";
     std::cout << "\n";
+    if (res.shard)
+      std::cout << "left: " << sum.others - res.shard->left_to_merge << " steps to the other shards, "
+                << res.shard->left_to_merge << " aggregate and report steps to the merge (ghx cache merge, then ghx run)\n";
     if (!res.report_path.empty()) std::cout << "report: " << res.report_path << "/report.html\n";
   }
   return res.exit_code();
@@ -313,6 +336,50 @@ int cmd_cache(const std::string& what, const std::string& dir, bool as_json, boo
   return 0;
 }
 
+int cmd_cache_merge(const std::string& dir, const std::vector<std::string>& sources, bool as_json) {
+  auto c = cache::Cache::open(dir);
+  exec::ConsoleProgress progress(stderr, !as_json && exec::ConsoleProgress::is_smart_terminal(stderr));
+  bool started = false;
+  cache::MergeReport m = c->merge_from(sources, [&](int64_t, int64_t total) {
+    if (!started) {
+      progress.start(total);
+      started = true;
+    }
+    progress.advance(1, "merge");
+  });
+  if (started) progress.finish();
+  if (as_json) {
+    json ch = json::array();
+    for (const auto& x : m.choices) ch.push_back({{"key", x.key}, {"kept", x.kept}, {"left", x.left}});
+    std::cout << json({{"sources", m.sources},
+                       {"rows", m.rows},
+                       {"copied", m.copied},
+                       {"present", m.present},
+                       {"bytes", m.bytes},
+                       {"failures_left", m.failures_left},
+                       {"dependents_left", m.dependents_left},
+                       {"corrupt_left", m.corrupt_left},
+                       {"generation_choices", ch},
+                       {"seconds", m.seconds}})
+                     .dump()
+              << "\n";
+  } else {
+    char mb[32];
+    std::snprintf(mb, sizeof mb, "%.1f MB in %.1f s", static_cast<double>(m.bytes) / 1e6, m.seconds);
+    std::cout << "merged " << m.sources.size() << " cache(s) into " << dir << ": " << m.copied << " steps copied (" << mb
+              << "), " << m.present
+              << " already there\n";
+    for (const auto& x : m.choices)
+      std::cout << "  generate " << x.key << ": two images (GPU non-determinism); kept " << x.kept << "'s, left "
+                << x.left << "'s\n";
+    if (m.dependents_left)
+      std::cout << "  " << m.dependents_left << " step(s) made from a left-out image not copied: the next run recomputes them\n";
+    if (m.failures_left) std::cout << "  " << m.failures_left << " failed step(s) not copied: the next run retries them\n";
+    if (m.corrupt_left) std::cout << "  " << m.corrupt_left << " step(s) with a damaged blob not copied: the next run recomputes them\n";
+  }
+  return 0;
+}
+
 // ---- models --------------------------------------------------------------------------------
 
 int cmd_models_tiny(const std::string& dir) {
@@ -370,6 +437,14 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
   run_cmd->add_flag("--keep-going", ra.keep_going, "Go on after a failed step (its dependents are skipped)");
   run_cmd->add_option("--jobs", ra.jobs, "Batches run at once")->check(CLI::Range(1, 256));
   run_cmd->add_flag("--json", ra.json, "Machine-readable summary on stdout");
+  run_cmd->add_option("--shard", ra.shard, "Run only shard I of N (I/N): images with their features and metrics; no report")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            plan::ShardSpec spec;
+            std::string why;
+            return plan::parse_shard(v, &spec, &why) ? std::string() : why;
+          },
+          "I/N"));
   for (auto* c : {plan_cmd, run_cmd}) {
     backends::BackendOptions& b = c == plan_cmd ? pa.backends : ra.backends;
     c->add_option("--endpoint", b.endpoints, "Generation server URL (repeatable); replaces the review's endpoints");
@@ -397,6 +472,12 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
     sc->add_flag("--json", cache_json, "Machine-readable output");
     if (std::string(name) == "verify") sc->add_flag("--repair", repair, "Drop corrupt entries so they are recomputed");
   }
+
+  std::vector<std::string> merge_sources;
+  auto* merge_cmd = cache_cmd->add_subcommand("merge", "Copy the done steps of other caches (shards' caches) into --cache");
+  merge_cmd->add_option("--cache", cache_dir, "Destination cache folder (default ./cache; created if missing)");
+  merge_cmd->add_option("sources", merge_sources, "Cache folders to copy from (read only)")->required();
+  merge_cmd->add_flag("--json", cache_json, "Machine-readable output");
 
   std::string tiny_dir;
   auto* models_cmd = app.add_subcommand("models", "Model files");
@@ -474,6 +555,7 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
     if (*cache_cmd) {
       for (const char* name : {"stats", "verify", "gc"})
         if (*cache_cmd->get_subcommand(name)) return cmd_cache(name, cache_dir, cache_json, repair);
+      if (*merge_cmd) return cmd_cache_merge(cache_dir, merge_sources, cache_json);
     }
     if (*tiny_cmd) return cmd_models_tiny(tiny_dir);
     if (*hash_cmd) return cmd_models_hash(hash_files, hash_json);

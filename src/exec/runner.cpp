@@ -15,7 +15,7 @@ namespace ghx::exec {
 
 namespace {
 
-enum class State : uint8_t { cached, pending, done, failed, skipped };
+enum class State : uint8_t { cached, pending, done, failed, skipped, other };
 
 /// Keeps this process's claims alive (cache/cache.h) while the run computes; gives them back
 /// when it ends, however it ends.
@@ -61,7 +61,10 @@ class Run {
     auto done = m_cache.done_keys();
     std::vector<uint32_t> fanout(steps.size(), 0);
     for (size_t i = 0; i < steps.size(); ++i) {
-      if (done.count(steps[i].key)) {
+      if (m_opts.only && !(*m_opts.only)[i]) {
+        m_state[i] = State::other;
+        ++m_sum.others;
+      } else if (done.count(steps[i].key)) {
         m_state[i] = State::cached;
         ++m_sum.cached;
       }
@@ -85,7 +88,7 @@ class Run {
     for (size_t i = 0; i < steps.size(); ++i)
       if (m_state[i] == State::pending) by_level[level[i]].push_back(static_cast<uint32_t>(i));
 
-    int64_t to_run = m_sum.total - m_sum.cached;
+    int64_t to_run = m_sum.total - m_sum.cached - m_sum.others;
     if (m_opts.progress) m_opts.progress->start(to_run);
     {
       Heartbeat beat(m_cache, to_run > 0);
@@ -304,7 +307,8 @@ class Run {
 
   void commit(uint32_t i, Outcome& o, const std::string& device) {
     const plan::Step& s = m_plan.steps[i];
-    cache::Provenance prov{m_opts.tool_version, o.duration_s, device};
+    cache::Provenance prov{m_opts.tool_version, o.duration_s, device, {}};
+    for (uint32_t in : s.inputs) prov.inputs += (prov.inputs.empty() ? "" : " ") + m_plan.steps[in].key.hex();
     try {
       if (o.ok) m_cache.put(s.key, plan::kind_name(s.kind), o.bytes, prov, o.meta);
       else m_cache.put_failure(s.key, plan::kind_name(s.kind), o.error, prov);

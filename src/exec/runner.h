@@ -30,6 +30,9 @@ struct RunOptions {
   const std::atomic<bool>* interrupted = nullptr;
   Progress* progress = nullptr;
   std::string tool_version;
+  /// When set, only the steps marked here run (a shard, plan/shard.h); the others are left alone
+  /// and counted in RunSummary::others. Every input of a marked step must be marked or cached.
+  const std::vector<bool>* only = nullptr;
 };
 
 struct FailedStep {
@@ -45,6 +48,7 @@ struct RunSummary {
   int64_t elsewhere = 0;  ///< stored meanwhile by another run on the same cache (not computed here)
   int64_t failed = 0;
   int64_t skipped = 0;    ///< not run: an input failed, or the run stopped early
+  int64_t others = 0;     ///< not this run's (RunOptions::only): other shards' and the merge's
   bool interrupted = false;
   std::string storage_error;  ///< the cache could not store a result (disk full, read-only): the run stopped
   std::vector<FailedStep> failures;

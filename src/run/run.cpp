@@ -45,11 +45,14 @@ std::vector<std::string> backend_endpoints(const dsl::Review& r, const backends:
 /// Generation on a server: no endpoint answering is bad input (Refused, nothing run). Returns
 /// the jobs to run with: at least one request in flight per endpoint that answers.
 int probe_servers(const Prepared& p, const std::unordered_set<plan::StepKey, plan::StepKeyHash>& done,
-                  const backends::BackendOptions& b, int jobs, std::ostream& err) {
+                  const std::vector<bool>* only, const backends::BackendOptions& b, int jobs, std::ostream& err) {
   for (const std::string backend : {"a1111", "comfyui"}) {
     bool needs_server = false;
-    for (const auto& s : p.plan.steps)
-      needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == backend && !done.count(s.key);
+    for (size_t i = 0; i < p.plan.steps.size(); ++i) {
+      const auto& s = p.plan.steps[i];
+      needs_server |= s.kind == plan::StepKind::generate && s.param("backend") == backend && !done.count(s.key) &&
+                      (!only || (*only)[i]);
+    }
     if (!needs_server) continue;
     std::vector<std::string> errors;
     std::vector<std::string> eps = backend_endpoints(p.review, b, backend);
@@ -207,13 +210,15 @@ Prepared prepare(const std::string& experiment, const std::string& cache_dir, co
 }
 
 RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
+  RunResult res;
+  if (req.shard.active()) res.shard = plan::shard_of(p.plan, req.shard);
+  const std::vector<bool>* only = res.shard ? &res.shard->mine : nullptr;
   const auto done = p.cache->done_keys();  // what this run need not do, read once
-  const int jobs = probe_servers(p, done, req.backends, req.jobs, err);
+  const int jobs = probe_servers(p, done, only, req.backends, req.jobs, err);
   const std::string out_dir = req.out.empty() ? default_out(p.review) : req.out;
-  report::check_report_folder(out_dir);  // before any work: it will be replaced whole
+  if (!only) report::check_report_folder(out_dir);  // before any work: it will be replaced whole
   const std::string templates = report::templates_dir();
 
-  RunResult res;
   {
     // Import backend: say what the folders hold before running (matched, unmatched, missing).
     bool has_import = false;
@@ -231,11 +236,12 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   opts.interrupted = req.interrupted;
   opts.progress = req.progress;
   opts.tool_version = req.tool_version;
+  opts.only = only;
   auto executors = exec::ExecutorSet::builtin(backends::make_generators(req.backends));
   res.summary = exec::run_plan(p.plan, *p.cache, *executors, opts);
   const exec::RunSummary& sum = res.summary;
 
-  if (!sum.interrupted && sum.failed == 0)
+  if (!sum.interrupted && sum.failed == 0 && !only)
     for (uint32_t ri : p.plan.report_steps) {
       std::string written = write_report_folder(p, ri, out_dir, templates, err);
       if (!written.empty()) res.report_path = written;

@@ -25,6 +25,7 @@
 #include "exec/progress.h"
 #include "exec/runner.h"
 #include "plan/plan.h"
+#include "plan/shard.h"
 
 namespace ghx::run {
 
@@ -64,12 +65,15 @@ struct RunRequest {
   const std::atomic<bool>* interrupted = nullptr;
   exec::Progress* progress = nullptr;
   std::string tool_version;
+  /// Run one shard's part only (plan/shard.h); no report is written: it is the merge's.
+  plan::ShardSpec shard;
 };
 
 struct RunResult {
   exec::RunSummary summary;
   std::string report_path;  ///< the report folder written, or "" (failures, interruption)
   nlohmann::json import;    ///< the import summary (RunRequest::import_json), else null
+  std::optional<plan::Shard> shard;  ///< the shard's part, when RunRequest::shard was given
   /// 0 done; 1 some steps failed; 130 interrupted.
   int exit_code() const { return summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0; }
 };
