@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package ghx needs to build and test. Idempotent, non-interactive.
 # Usage: scripts/setup.sh            (build dependencies: enough for the demo)
-#        scripts/setup.sh --test     (also what the test suite needs: Chromium for the report test)
+#        scripts/setup.sh --test     (also what the test suite needs: Chromium for the report test,
+#                                     nginx for the remote-cache test)
+#        scripts/setup.sh --slurm    (Slurm and munge, for scripts/slurm-test.sh)
 #        scripts/setup.sh --bench    (also the tools bench/ compares against)
 #        scripts/setup.sh --fuzz     (also clang and libFuzzer, for scripts/fuzz.sh)
 set -euo pipefail
@@ -19,10 +21,12 @@ for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(snakemake python3-torch python3-torchvision time) ;;
     # The report's screenshot test renders report.html in headless Chromium (with a font).
-    --test) pkgs+=(chromium fonts-dejavu-core) ;;
+    # The remote-cache test serves Bazel's HTTP cache protocol with nginx's WebDAV PUT.
+    --test) pkgs+=(chromium fonts-dejavu-core nginx) ;;
+    --slurm) pkgs+=(slurm-wlm munge) ;;
     # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
-    *) echo "usage: scripts/setup.sh [--bench] [--test] [--fuzz]" >&2; exit 2 ;;
+    *) echo "usage: scripts/setup.sh [--bench] [--test] [--fuzz] [--slurm]" >&2; exit 2 ;;
   esac
 done
 missing=()
@@ -30,6 +34,15 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  # Services these packages bring (nginx, munge, slurm) are not started by the install: the
+  # tests start their own on private ports and sockets. A policy-rc.d of the machine's is kept.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  trap 'if [ $own_policy = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi' EXIT
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

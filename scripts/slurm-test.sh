@@ -25,7 +25,7 @@ for b in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge mung
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "slurm-test: installing slurm-wlm munge" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null
+  bash scripts/setup.sh --slurm
 fi
 [ -x build/ghx ] || bash scripts/build.sh >/dev/null
 GHX="$ROOT/build/ghx"
@@ -115,7 +115,7 @@ sed -i 's/^n_iter = 2/n_iter = 4/' "$W/experiments/demo.toml"
 export GHX
 caches="$W/caches"
 submit() { sbatch --parsable --chdir="$W" "$@"; }
-array=$(submit --array=1-4 "$ROOT/scripts/ghx-array.sbatch" 4 experiments/demo.toml "$caches")
+array=$(submit --array=1-4 "$ROOT/scripts/ghx-array.sbatch" 4 experiments/demo.toml "$caches" --jobs 2)
 # Cancel task 3 once it has stored some steps (watching its cache file, not polling Slurm).
 db="$caches/shard-3-of-4/ghx.db"
 for _ in $(seq 600); do

@@ -13,6 +13,7 @@
 #include <limits>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "cache/tx.h"
 #include "util/error.h"
@@ -111,7 +112,17 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
       db->exec("PRAGMA locking_mode=EXCLUSIVE");
       db->exec("PRAGMA journal_mode=DELETE");
     } else {
-      db->exec("PRAGMA journal_mode=WAL");
+      // Switching a new database to WAL takes a lock SQLite does not wait for (no busy
+      // handler): two runs opening one fresh cache at once would see "database is locked".
+      for (int attempt = 0;; ++attempt) {
+        try {
+          db->exec("PRAGMA journal_mode=WAL");
+          break;
+        } catch (const SQLite::Exception& e) {
+          if ((e.getErrorCode() != SQLITE_BUSY && e.getErrorCode() != SQLITE_LOCKED) || attempt >= 200) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
     }
     db->exec("PRAGMA synchronous=NORMAL");
     {

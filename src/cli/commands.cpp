@@ -208,7 +208,7 @@ int cmd_plan(const PlanArgs& a) {
 // ---- run -----------------------------------------------------------------------------------
 
 struct RunArgs {
-  std::string experiment, cache = "cache", out, shard;
+  std::string experiment, cache = "cache", out, shard, remote;
   bool keep_going = false, json = false;
   int jobs = 1;
   backends::BackendOptions backends;
@@ -228,6 +228,7 @@ int cmd_run(const RunArgs& a) {
   req.interrupted = &g_interrupted;
   req.progress = &progress;
   req.tool_version = tool_version();
+  req.remote = a.remote;
   if (!a.shard.empty()) {
     std::string why;
     plan::parse_shard(a.shard, &req.shard, &why);  // checked by the option's validator
@@ -253,6 +254,12 @@ int cmd_run(const RunArgs& a) {
                     {"left_to_other_shards", sum.others - sh.left_to_merge},
                     {"left_to_merge", sh.left_to_merge}};
     }
+    if (res.remote) {
+      const cache::RemoteStats& rs = *res.remote;
+      j["remote"] = {{"url", res.remote_url}, {"hits", rs.hits},         {"misses", rs.misses},
+                     {"uploads", rs.uploads}, {"errors", rs.errors},     {"bytes_in", rs.bytes_in},
+                     {"bytes_out", rs.bytes_out}, {"lookup_s", rs.lookup_s}};
+    }
     std::cout << j.dump() << "\n";
   } else {
     std::cout << r.name << " v" << r.version;
@@ -264,6 +271,10 @@ int cmd_run(const RunArgs& a) {
     std::cout << sum.failed << " failed";
     if (sum.skipped) std::cout << ", " << sum.skipped << " not run";
     std::cout << "\n";
+    if (res.remote)
+      std::cout << "remote cache " << res.remote_url << ": " << res.remote->hits << " fetched, " << res.remote->uploads
+                << " stored" << (res.remote->errors ? ", " + std::to_string(res.remote->errors) + " failed exchanges" : "")
+                << "\n";
     if (res.shard)
       std::cout << "left: " << sum.others - res.shard->left_to_merge << " steps to the other shards, "
                 << res.shard->left_to_merge << " aggregate and report steps to the merge (ghx cache merge, then ghx run)\n";
@@ -437,6 +448,7 @@ int run_or_inspect(int argc, char** argv, const std::function<int(CLI::App&)>& i
   run_cmd->add_flag("--keep-going", ra.keep_going, "Go on after a failed step (its dependents are skipped)");
   run_cmd->add_option("--jobs", ra.jobs, "Batches run at once")->check(CLI::Range(1, 256));
   run_cmd->add_flag("--json", ra.json, "Machine-readable summary on stdout");
+  run_cmd->add_option("--remote", ra.remote, "Shared remote cache (Bazel HTTP protocol: /cas/, /ac/); overrides [cache] remote");
   run_cmd->add_option("--shard", ra.shard, "Run only shard I of N (I/N): images with their features and metrics; no report")
       ->check(CLI::Validator(
           [](std::string& v) {

@@ -497,8 +497,18 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
   const toml::table& root = *doc;
   Review rv;
   rv.file = path;
-  r.check_keys(root, {"experiment", "generation", "checkpoint", "models", "metrics", "statistics", "section"},
+  r.check_keys(root, {"experiment", "generation", "checkpoint", "models", "metrics", "statistics", "section", "cache"},
                "the experiment file");
+
+  if (const toml::table* t = r.table(root, "cache")) {
+    r.check_keys(*t, {"remote"}, "[cache]");
+    if (auto u = r.str(*t, "remote", "[cache]", false, r.pos(*t))) {
+      if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
+        r.error(r.pos(*t->get("remote")), "[cache] remote must be an http:// or https:// URL, not '" + *u + "'");
+      else
+        rv.cache_remote = *u;
+    }
+  }
 
   if (const toml::table* t = r.table(root, "experiment")) {
     r.check_keys(*t, {"name", "version", "seed", "description"}, "[experiment]");

@@ -192,6 +192,9 @@ struct Review {
   MetricsConfig metrics;
   Statistics statistics;
   std::vector<Section> sections;
+  /// [cache] remote: a shared remote cache (cache/remote.h); where results are kept, not what
+  /// they are, so in no step key.
+  std::string cache_remote;
 };
 
 const char* to_string(StyleLossVariant v);

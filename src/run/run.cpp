@@ -238,7 +238,24 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   opts.tool_version = req.tool_version;
   opts.only = only;
   auto executors = exec::ExecutorSet::builtin(backends::make_generators(req.backends));
-  res.summary = exec::run_plan(p.plan, *p.cache, *executors, opts);
+  // A shared remote cache in front of the local one: steps it holds are fetched, not computed.
+  std::unique_ptr<cache::RemoteStore> remote;
+  const std::string remote_url = !req.remote.empty() ? req.remote : p.review.cache_remote;
+  if (!remote_url.empty()) {
+    remote = std::make_unique<cache::RemoteStore>(*p.cache, remote_url);
+    std::string why;
+    if (!remote->reachable(&why)) {
+      err << "ghx: warning: remote cache " << remote_url << " does not answer (" << why
+          << "): running without it\n";
+      remote.reset();
+    }
+  }
+  cache::StepStore& store = remote ? static_cast<cache::StepStore&>(*remote) : *p.cache;
+  res.summary = exec::run_plan(p.plan, store, *executors, opts);
+  if (remote) {
+    res.remote = remote->stats();
+    res.remote_url = remote_url;
+  }
   const exec::RunSummary& sum = res.summary;
 
   if (!sum.interrupted && sum.failed == 0 && !only)

@@ -20,6 +20,7 @@
 
 #include "backends/options.h"
 #include "cache/cache.h"
+#include "cache/remote.h"
 #include "dsl/review.h"
 #include "exec/executor.h"
 #include "exec/progress.h"
@@ -67,6 +68,8 @@ struct RunRequest {
   std::string tool_version;
   /// Run one shard's part only (plan/shard.h); no report is written: it is the merge's.
   plan::ShardSpec shard;
+  /// A shared remote cache URL (cache/remote.h); "" = the review's [cache] remote, if any.
+  std::string remote;
 };
 
 struct RunResult {
@@ -74,6 +77,8 @@ struct RunResult {
   std::string report_path;  ///< the report folder written, or "" (failures, interruption)
   nlohmann::json import;    ///< the import summary (RunRequest::import_json), else null
   std::optional<plan::Shard> shard;  ///< the shard's part, when RunRequest::shard was given
+  std::optional<cache::RemoteStats> remote;  ///< what the remote cache did, when one was used
+  std::string remote_url;
   /// 0 done; 1 some steps failed; 130 interrupted.
   int exit_code() const { return summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0; }
 };
