@@ -19,7 +19,7 @@ pkgs=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) pkgs+=(snakemake python3-torch python3-torchvision time) ;;
+    --bench) pkgs+=(snakemake python3-torch python3-torchvision time bc nginx) ;;
     # The report's screenshot test renders report.html in headless Chromium (with a font).
     # The remote-cache test serves Bazel's HTTP cache protocol with nginx's WebDAV PUT.
     --test) pkgs+=(chromium fonts-dejavu-core nginx) ;;

@@ -230,3 +230,23 @@ TEST_CASE("CLIP arch: every known name in any spelling, one spelling kept; other
   Loaded bad = with_arch("ViT-Q/99");
   CHECK(bad.text.find("arch is not a known name: ViT-B/32, ViT-L/14, ViT-H/14, ViT-L/14-laion2b") != std::string::npos);
 }
+
+TEST_CASE("[cache] remote: an http(s) URL, checked at its position", "[dsl]") {
+  test::TempDir t;
+  SECTION("valid") {
+    Loaded l = load_edited(t, "[generation]", "[cache]\nremote = \"http://cache.lab:8080/ghx/\"\n\n[generation]");
+    INFO(l.text);
+    REQUIRE(l.review);
+    CHECK(l.review->cache_remote == "http://cache.lab:8080/ghx/");
+  }
+  SECTION("not http") {
+    Loaded l = load_edited(t, "[generation]", "[cache]\nremote = \"ftp://x/\"\n\n[generation]");
+    CHECK_FALSE(l.review);
+    CHECK(l.text.find("error: [cache] remote must be an http:// or https:// URL, not 'ftp://x/'") != std::string::npos);
+  }
+  SECTION("unknown key") {
+    Loaded l = load_edited(t, "[generation]", "[cache]\nremot = \"http://x/\"\n\n[generation]");
+    CHECK_FALSE(l.review);
+    CHECK(l.text.find("unknown key 'remot' in [cache] (did you mean 'remote'?)") != std::string::npos);
+  }
+}

@@ -202,3 +202,17 @@ TEST_CASE("contact sheets name only images some metric scores", "[plan]") {
     }
   }
 }
+
+TEST_CASE("where results are kept is in no key: [cache] remote leaves every key as it was", "[plan]") {
+  test::TempDir t;
+  const std::string exp = test::write_small_review(t.path());
+  const std::set<std::string> before = keys(plan_of(exp));
+  std::string text = test::read_text(exp);
+  const size_t at = text.find("[generation]");
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "[cache]\nremote = \"http://127.0.0.1:9/\"\n\n");
+  test::write_text(exp, text);
+  test::Planned p = test::load_and_plan(exp);
+  CHECK(p.review.cache_remote == "http://127.0.0.1:9/");
+  CHECK(keys(p.plan) == before);
+}
