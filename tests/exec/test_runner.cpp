@@ -370,3 +370,27 @@ TEST_CASE("a store that cannot store stops the run with one storage error", "[ru
   CHECK(s.skipped + s.failed == 5);  // nothing after the first batch ran
   CHECK(f.log.size() <= 3);          // at most the batch in flight
 }
+
+TEST_CASE("RunOptions::only: a shard's steps run, the others are left alone and counted", "[runner][store][shard]") {
+  Fixture f;
+  f.diamond();  // a -> b, c -> d, both -> e
+  FakeStore store;
+  std::vector<bool> only(f.plan.steps.size(), false);
+  only[0] = only[2] = true;  // the chain a -> b
+  exec::RunOptions o;
+  o.only = &only;
+  exec::RunSummary s = exec::run_plan(f.plan, store, f.execs, o);
+  CHECK(s.executed == 2);
+  CHECK(s.others == 3);
+  CHECK(s.skipped == 0);  // not this run's: not "not run"
+  std::set<std::string> ran(f.log.begin(), f.log.end());
+  CHECK(ran == std::set<std::string>{"a", "b"});
+  CHECK(store.done.size() == 2);
+  // The steps it stored record their inputs (what `cache merge` follows).
+  cache::Cache& c = *f.cache;
+  exec::run_plan(f.plan, c, f.execs, o);
+  auto rec = c.record(f.plan.steps[2].key);
+  REQUIRE(rec);
+  CHECK(rec->provenance.inputs == f.plan.steps[0].key.hex());
+  CHECK(c.record(f.plan.steps[0].key)->provenance.inputs.empty());
+}
