@@ -66,34 +66,10 @@ done
 
 # Remote cache: nginx with WebDAV on loopback; one host fills it, another fetches everything.
 if command -v nginx >/dev/null 2>&1; then
-  mkdir -p store ngx
-  port=$((30000 + ($$ % 20000)))
-  cat >ngx/nginx.conf <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 2;
-daemon off;
-pid $W/ngx/nginx.pid;
-error_log $W/ngx/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $W/ngx/body;
-  proxy_temp_path $W/ngx/proxy;
-  fastcgi_temp_path $W/ngx/fastcgi;
-  uwsgi_temp_path $W/ngx/uwsgi;
-  scgi_temp_path $W/ngx/scgi;
-  client_max_body_size 1g;
-  server {
-    listen 127.0.0.1:$port;
-    root $W/store;
-    location / { dav_methods PUT; create_full_put_path on; }
-  }
-}
-CONF
-  nginx -p "$W/ngx" -c "$W/ngx/nginx.conf" &
-  ngx_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  R="http://127.0.0.1:$port/"
+  source "$ROOT/scripts/nginx-cache.inc"
+  nginx_cache_start "$W" $((30000 + ($$ % 20000)))
+  ngx_pid=$NGINX_CACHE_PID
+  R=$NGINX_CACHE_URL
   "$GHX" run $E --cache filler --remote "$R" --out rep3 >/dev/null 2>&1
   for r in $(seq "$REPS"); do
     rm -rf fetcher

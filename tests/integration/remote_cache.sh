@@ -8,44 +8,10 @@ source "$(dirname "$0")/lib.inc"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx not installed (scripts/setup.sh --test installs it)"; exit 77; }
 
-mkdir -p store ngx
-port=$((30000 + ($$ % 20000)))
-cat >ngx/nginx.conf <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 2;
-daemon off;
-pid $W/ngx/nginx.pid;
-error_log $W/ngx/error.log;
-events { worker_connections 256; }
-http {
-  access_log $W/ngx/access.log;
-  client_body_temp_path $W/ngx/body;
-  proxy_temp_path $W/ngx/proxy;
-  fastcgi_temp_path $W/ngx/fastcgi;
-  uwsgi_temp_path $W/ngx/uwsgi;
-  scgi_temp_path $W/ngx/scgi;
-  client_max_body_size 1g;
-  server {
-    listen 127.0.0.1:$port;
-    root $W/store;
-    location / {
-      dav_methods PUT;
-      create_full_put_path on;
-      dav_access user:rw group:r all:r;
-    }
-  }
-}
-CONF
-"$NGINX" -p "$W/ngx" -c "$W/ngx/nginx.conf" 2>ngx/start.txt &
-ngx_pid=$!
-trap 'kill $ngx_pid 2>/dev/null; wait $ngx_pid 2>/dev/null; rm -rf "$W"' EXIT
-up=0
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { up=1; break; }
-  sleep 0.1
-done
-[ $up = 1 ] || fail "nginx did not start: $(cat ngx/start.txt ngx/error.log 2>/dev/null)"
-R="http://127.0.0.1:$port/"
+source "$SRC/scripts/nginx-cache.inc"
+nginx_cache_start "$W" $((30000 + ($$ % 20000))) || fail "nginx did not start"
+trap 'kill $NGINX_CACHE_PID 2>/dev/null; wait $NGINX_CACHE_PID 2>/dev/null; rm -rf "$W"' EXIT
+R=$NGINX_CACHE_URL
 
 "$GHX" run experiments/demo.toml --cache single --out ref --json >ref.json 2>/dev/null
 total=$(json_field total "$(cat ref.json)")
