@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS runs(
   start INTEGER NOT NULL, started_ms INTEGER NOT NULL, heartbeat_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS claims(
   key TEXT PRIMARY KEY, holder TEXT NOT NULL, claimed_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS report_stamps(dir TEXT PRIMARY KEY, stamp TEXT NOT NULL) WITHOUT ROWID;
 )SQL";
 
 int64_t now_s() {
@@ -321,6 +322,23 @@ void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const
   WriteTx tx(*m_db);
   q.exec();
   release_claim(key.hex());
+  tx.commit();
+}
+
+std::string Cache::report_stamp(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "SELECT stamp FROM report_stamps WHERE dir = ?");
+  q.bind(1, dir);
+  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+}
+
+void Cache::set_report_stamp(const std::string& dir, const std::string& stamp) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "INSERT OR REPLACE INTO report_stamps(dir, stamp) VALUES (?, ?)");
+  q.bind(1, dir);
+  q.bind(2, stamp);
+  WriteTx tx(*m_db);
+  q.exec();
   tx.commit();
 }
 

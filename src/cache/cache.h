@@ -13,6 +13,7 @@
 //   file_hashes(path PRIMARY KEY, size, mtime_ns, inode, sha256, ctime_ns, dev)   plan/file_hasher.h's memo
 //   runs(holder PRIMARY KEY, host, local, pid, start, started_ms, heartbeat_ms)   live runs
 //   claims(key PRIMARY KEY, holder, claimed_ms)   steps a run is computing
+//   report_stamps(dir PRIMARY KEY, stamp)   what each report folder was last written from
 // Cooperating runs: a run claims a step before computing it (claim()); another run that needs
 // it waits or takes other work; a claim whose holder died (same machine: its pid is gone or
 // reused) or has not beaten its heart for claim_timeout_ms() is taken over. Storing a step's
@@ -168,6 +169,12 @@ class Cache : public StepStore, public plan::HashMemo {
   /// total)` after each copied row.
   MergeReport merge_from(const std::vector<std::string>& sources,
                          const std::function<void(int64_t, int64_t)>& progress = {});
+
+  /// What a report folder held when `ghx run` last wrote it (the run layer's stamp: what it was
+  /// made from and each file's size and mtime), so that a run with nothing new does not write
+  /// it again; "" when none. `dir` is the folder's absolute path.
+  std::string report_stamp(const std::string& dir);
+  void set_report_stamp(const std::string& dir, const std::string& stamp);
 
   Stats stats();
   VerifyReport verify(Repair repair, const std::function<void(int64_t, int64_t)>& progress = {});

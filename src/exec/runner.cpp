@@ -58,7 +58,9 @@ class Run {
   RunSummary go() {
     const auto& steps = m_plan.steps;
     m_sum.total = static_cast<int64_t>(steps.size());
-    auto done = m_cache.done_keys();
+    std::unordered_set<plan::StepKey, plan::StepKeyHash> read;
+    if (!m_opts.done) read = m_cache.done_keys();
+    const auto& done = m_opts.done ? *m_opts.done : read;
     std::vector<uint32_t> fanout(steps.size(), 0);
     for (size_t i = 0; i < steps.size(); ++i) {
       if (m_opts.only && !(*m_opts.only)[i]) {

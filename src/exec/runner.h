@@ -33,6 +33,9 @@ struct RunOptions {
   /// When set, only the steps marked here run (a shard, plan/shard.h); the others are left alone
   /// and counted in RunSummary::others. Every input of a marked step must be marked or cached.
   const std::vector<bool>* only = nullptr;
+  /// The store's done keys when the caller has read them already (read once per run: at 100k
+  /// steps the read is a fifth of a no-op run); else the runner reads them.
+  const std::unordered_set<plan::StepKey, plan::StepKeyHash>* done = nullptr;
 };
 
 struct FailedStep {

@@ -56,7 +56,7 @@ json fixups_json(const dsl::Suite& s) {
 
 }  // namespace
 
-json review_document(const dsl::Review& r, const plan::Plan& p) {
+json review_document(const dsl::Review& r, const plan::Plan& p, bool with_keys) {
   const std::string& exp = r.file;
   auto sha_of = [&](const std::string& path) -> std::string {
     auto it = p.file_sha256.find(path);
@@ -138,18 +138,17 @@ json review_document(const dsl::Review& r, const plan::Plan& p) {
   doc["files"] = std::move(files);
 
   std::map<std::string, int64_t> by_kind;
+  for (const auto& st : p.steps) ++by_kind[plan::kind_name(st.kind)];
+  doc["steps"] = {{"total", p.steps.size()}, {"by_kind", by_kind}};
+  doc["report_key"] = p.report_steps.empty() ? "" : p.steps[p.report_steps.front()].key.hex();
+  if (!with_keys) return doc;
   std::vector<plan::StepKey> sorted;
   sorted.reserve(p.steps.size());
-  for (const auto& st : p.steps) {
-    ++by_kind[plan::kind_name(st.kind)];
-    sorted.push_back(st.key);
-  }
+  for (const auto& st : p.steps) sorted.push_back(st.key);
   // Digest order (hi, lo) is the order of their hex strings: sort the 16-byte keys, not strings.
   std::sort(sorted.begin(), sorted.end());
   json keys = json::array();
   for (const auto& k : sorted) keys.push_back(k.hex());
-  doc["steps"] = {{"total", p.steps.size()}, {"by_kind", by_kind}};
-  doc["report_key"] = p.report_steps.empty() ? "" : p.steps[p.report_steps.front()].key.hex();
   doc["keys"] = std::move(keys);
   return doc;
 }

@@ -16,7 +16,9 @@ namespace ghx::report {
 
 constexpr int k_review_doc_format = 1;
 
-nlohmann::json review_document(const dsl::Review& review, const plan::Plan& plan);
+/// `with_keys` false leaves out "keys" (the sorted step keys: most of the document at 100k
+/// steps); the report key, which every step key feeds, stays.
+nlohmann::json review_document(const dsl::Review& review, const plan::Plan& plan, bool with_keys = true);
 
 /// `path` relative to the folder of `experiment_file` ("../models/x.safetensors"); absolute
 /// paths stay absolute only when they share no root with it.

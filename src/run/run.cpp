@@ -17,6 +17,7 @@
 #include "report/review_doc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/version.h"
 
 namespace ghx::run {
@@ -69,10 +70,24 @@ int probe_servers(const Prepared& p, const std::unordered_set<plan::StepKey, pla
   return jobs;
 }
 
-/// Writes the report folder of report step `ri` from its cached result, as a whole.
+/// What a report folder is made from, but its files: the report step's key (which every step
+/// key feeds), the review document without its keys, this build, the templates. With the
+/// folder's listing after it, the stamp that lets a run with nothing new leave the folder be.
+std::string report_stamp_head(const Prepared& p, uint32_t ri, const std::string& templates) {
+  return std::string("ghx report stamp 1\n") + GHX_VERSION + " " + GHX_GIT_COMMIT + "\n" + p.plan.steps[ri].key.hex() +
+         "\n" + util::xxh3_128(report::review_document(p.review, p.plan, /*with_keys=*/false).dump()).hex() +
+         "\ntemplates\n" + util::tree_listing(templates) + "folder\n";
+}
+
+/// Writes the report folder of report step `ri` from its cached result, as a whole; leaves it
+/// as it is when its stamp says it holds exactly that already (no file changed since).
 std::string write_report_folder(const Prepared& p, uint32_t ri, const std::string& out_dir, const std::string& templates,
                                 std::ostream& err) {
   cache::Cache& cache = *p.cache;
+  const std::string abs_out = std::filesystem::absolute(out_dir).lexically_normal().string();
+  const std::string head = report_stamp_head(p, ri, templates);
+  const std::string stored = cache.report_stamp(abs_out);
+  if (!stored.empty() && stored == head + util::tree_listing(abs_out)) return out_dir;
   auto bytes = cache.get(p.plan.steps[ri].key);
   if (!bytes) return "";
   json results;
@@ -107,6 +122,7 @@ std::string write_report_folder(const Prepared& p, uint32_t ri, const std::strin
     util::write_file_atomic(tmp + "/provenance.json", prov.dump(2) + "\n");
   });
   if (missing) err << "ghx: warning: " << missing << " contact-sheet image(s) could not be written\n";
+  else cache.set_report_stamp(abs_out, head + util::tree_listing(abs_out));
   return out_dir;
 }
 
@@ -237,6 +253,7 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   opts.progress = req.progress;
   opts.tool_version = req.tool_version;
   opts.only = only;
+  opts.done = &done;
   auto executors = exec::ExecutorSet::builtin(backends::make_generators(req.backends));
   // A shared remote cache in front of the local one: steps it holds are fetched, not computed.
   std::unique_ptr<cache::RemoteStore> remote;

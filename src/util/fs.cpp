@@ -7,7 +7,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -177,6 +179,25 @@ bool file_exists(const std::string& path) {
 bool is_directory(const std::string& path) {
   std::error_code ec;
   return fs::is_directory(path, ec);
+}
+
+std::string tree_listing(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return "";
+  std::vector<std::string> lines;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    lines.push_back(it->path().lexically_relative(dir).generic_string() + " " + std::to_string(st.st_size) + " " +
+                    std::to_string(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec) + " " +
+                    std::to_string(st.st_ino) + "\n");
+  }
+  if (ec) lines.push_back("? " + ec.message() + "\n");  // unreadable: never equal to a good listing
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) out += l;
+  return out;
 }
 
 }  // namespace ghx::util

@@ -34,6 +34,11 @@ std::string network_fs_of(const std::string& path);
 /// Joins `rel` to the folder of `file` unless `rel` is absolute; lexically normalised.
 std::string resolve_relative(const std::string& file, const std::string& rel);
 
+/// Every file below `dir`, one line each, sorted by path: "PATH SIZE MTIME_NS INODE\n" (PATH
+/// relative to `dir`). "" for a folder that does not exist. What a stamp compares, as ninja
+/// compares mtimes: a file edited, added or removed changes it.
+std::string tree_listing(const std::string& dir);
+
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
 

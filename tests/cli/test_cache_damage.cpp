@@ -28,6 +28,9 @@ TEST_CASE("run with a report row pointing at another step's data: one error, the
     SQLite::Database db(t / "cache/ghx.db", SQLite::OPEN_READWRITE);
     db.exec("UPDATE steps SET blob = (SELECT blob FROM steps WHERE kind = 'generate' LIMIT 1) WHERE kind = 'report'");
   }
+  // A run with nothing new leaves an intact report folder alone and so never reads the report
+  // result: without the folder, it must.
+  std::filesystem::remove_all(t / "reports/small-v1");
   test::CommandResult second = run(t);
   const std::string err = test::read_text(t / "err.txt");
   INFO(err);
@@ -46,12 +49,21 @@ TEST_CASE("run on a malformed ghx.db: one error naming the database, never an in
   for (const char* side : {"/cache/ghx.db-wal", "/cache/ghx.db-shm"}) fs::remove(t.path() + side);
   const std::string good = test::read_text(t / "cache/ghx.db");
   REQUIRE(good.size() > 8192);
-  // Every page after the first (found when the cache opens), or only the last one (found by a
-  // later query: the tables' b-trees are garbage there).
-  const size_t from = GENERATE(size_t{4096}, size_t{0});
+  // The last leaf page of the steps table, which every run reads (its done keys).
+  int64_t steps_leaf = 0;
+  {
+    SQLite::Database db(t / "cache/ghx.db", SQLite::OPEN_READONLY);
+    steps_leaf = db.execAndGet("SELECT max(pageno) FROM dbstat WHERE name = 'steps' AND pagetype = 'leaf'").getInt64();
+    REQUIRE(db.execAndGet("PRAGMA page_size").getInt64() == 4096);
+  }
+  REQUIRE(steps_leaf > 1);
+  // Every page after the first (found when the cache opens), or only that leaf page (found by
+  // a later query: the steps table's b-tree is garbage there).
+  const bool all_after_first = GENERATE(true, false);
   std::string bad = good;
-  const size_t start = from ? from : good.size() - 4096;
-  bad.replace(start, good.size() - start, std::string(good.size() - start, 'A'));
+  const size_t start = all_after_first ? 4096 : static_cast<size_t>(steps_leaf - 1) * 4096;
+  const size_t len = all_after_first ? good.size() - start : 4096;
+  bad.replace(start, len, std::string(len, 'A'));
   test::write_text(t / "cache/ghx.db", bad);
   test::CommandResult r = run(t);
   const std::string err = test::read_text(t / "err.txt");

@@ -23,7 +23,7 @@ set +e
 set -e
 [ "$rc" -ne 0 ] || fail "a run on a full disk exited 0"
 expect_eq "$(errors err.txt)" 1 "error lines on a full disk ($(cat err.txt))"
-grep "cannot store results: .*No space left on device" err.txt >/dev/null || fail "full disk message: $(cat err.txt)"
+grep -E "cannot store results: .*(No space left on device|database or disk is full)" err.txt >/dev/null || fail "full disk message: $(cat err.txt)"
 grep '"storage_error"' out.json >/dev/null || fail "--json has no storage_error: $(cat out.json)"
 [ ! -e reports/demo-v1 ] || fail "a report was written from a run that could not store its results"
 mount -o remount,size=64m "$mnt"
