@@ -95,11 +95,13 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
                               const std::function<void(int64_t, int64_t)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   MergeReport rep;
-  std::error_code ec;
-  const fs::path me = fs::weakly_canonical(m_dir, ec);
+  std::error_code ec_me;
+  const fs::path me = fs::weakly_canonical(m_dir, ec_me);
   std::vector<Source> src;
   for (const auto& d : sources) {
-    if (fs::weakly_canonical(d, ec) == me) throw Error(d + ": is the destination cache itself");
+    std::error_code ec;
+    const fs::path p = fs::weakly_canonical(d, ec);
+    if (!ec && !ec_me && p == me) throw Error(d + ": is the destination cache itself");
     src.push_back(read_source(d));
     rep.sources.push_back(d);
     rep.rows += static_cast<int64_t>(src.back().rows.size());
@@ -114,12 +116,25 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
     while (q.executeStep()) dest.emplace(q.getColumn(0).getString(), q.getColumn(1).isNull() ? "" : q.getColumn(1).getString());
   }
 
+  // Images whose blob cannot be read are no candidates (the rows made from them are left out
+  // below unless another source holds the same image).
+  std::vector<std::unordered_set<std::string>> unreadable(src.size());
+  for (size_t si = 0; si < src.size(); ++si) {
+    BlobStore bs(src[si].dir + "/objects");
+    for (const auto& [key, r] : src[si].rows)
+      if (r.kind == "generate" && !dest.count(key) && bs.check(r.blob) != BlobStatus::ok) {
+        unreadable[si].insert(key);
+        ++rep.corrupt_left;
+        m_warn("cache merge: " + src[si].dir + ": step " + key + " has a missing or corrupt image: not merged");
+      }
+  }
+
   // Generation: the destination's image, else the smallest content hash; whatever order the
   // sources are named in, the same image is kept.
-  std::map<std::string, std::string> winner;  // generate key -> blob kept
-  for (const auto& s : src)
-    for (const auto& [key, r] : s.rows) {
-      if (r.kind != "generate") continue;
+  std::map<std::string, std::string> winner;  // generate key -> blob kept ("" none readable)
+  for (size_t si = 0; si < src.size(); ++si)
+    for (const auto& [key, r] : src[si].rows) {
+      if (r.kind != "generate" || unreadable[si].count(key)) continue;
       auto d = dest.find(key);
       const std::string& cand = d != dest.end() ? d->second : r.blob;
       auto [it, fresh] = winner.emplace(key, cand);
@@ -127,7 +142,7 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
     }
   for (size_t si = 0; si < src.size(); ++si)
     for (const auto& [key, r] : src[si].rows) {
-      if (r.kind != "generate" || r.blob == winner[key]) continue;
+      if (r.kind != "generate" || r.blob == winner[key] || winner[key].empty()) continue;
       std::string kept = dest.count(key) ? "DEST" : "";
       for (size_t sj = 0; sj < src.size() && kept.empty(); ++sj) {
         auto it = src[sj].rows.find(key);
@@ -143,6 +158,8 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
   std::vector<std::unordered_set<std::string>> tainted(src.size());
   for (size_t si = 0; si < src.size(); ++si) {
     const auto& rows = src[si].rows;
+    bool lost_any = false;
+    for (const auto& [key, r] : rows) lost_any |= r.kind == "generate" && r.blob != winner[key];
     std::unordered_map<std::string, int8_t> memo;  // 0 clean, 1 tainted, 2 on the stack
     std::function<bool(const std::string&)> bad = [&](const std::string& key) -> bool {
       auto m = memo.find(key);
@@ -153,6 +170,13 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
         const bool lost = it->second.blob != winner[key];
         memo[key] = lost ? 1 : 0;
         return lost;
+      }
+      // A row of an older build records no inputs: where this source lost an image, it may
+      // have been made from it (only steps without inputs by nature are sure).
+      const std::string& kind = it->second.kind;
+      if (lost_any && it->second.inputs.empty() && kind != "target_features" && kind != "text_features") {
+        memo[key] = 1;
+        return true;
       }
       memo[key] = 2;
       bool t = false;
@@ -178,7 +202,7 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
         if (r.kind != "generate") ++rep.dependents_left;
         continue;
       }
-      if (r.kind == "generate" && r.blob != winner[key]) continue;
+      if (r.kind == "generate" && (r.blob != winner[key] || unreadable[si].count(key))) continue;
       auto d = dest.find(key);
       const std::string* other = d != dest.end() ? &d->second : nullptr;
       std::string other_name = "DEST";
@@ -225,8 +249,13 @@ MergeReport Cache::merge_from(const std::vector<std::string>& sources,
     std::lock_guard<std::mutex> lock(m_mu);
     WriteTx tx(*m_db);
     SQLite::Statement q(*m_db,
-                        "INSERT OR IGNORE INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
-                        "device, created_at, meta, inputs) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?, ?)");
+                        "INSERT INTO steps(key, kind, status, blob, size, error, tool_version, duration_s, "
+                        "device, created_at, meta, inputs) VALUES (?, ?, 0, ?, ?, NULL, ?, ?, ?, ?, ?, ?) "
+                        // A success replaces a failure row, never another success (one stored meanwhile).
+                        "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, status = 0, blob = excluded.blob, "
+                        "size = excluded.size, error = NULL, tool_version = excluded.tool_version, "
+                        "duration_s = excluded.duration_s, device = excluded.device, created_at = excluded.created_at, "
+                        "meta = excluded.meta, inputs = excluded.inputs WHERE steps.status != 0");
     for (size_t k = 0; k < batch.size(); ++k) {
       const Row& r = *batch[k].second.row;
       // gc in another process may have taken an unreferenced blob since it was written.

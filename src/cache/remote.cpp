@@ -105,6 +105,7 @@ bool RemoteStore::reachable(std::string* why) {
 }
 
 bool RemoteStore::fetch(const plan::StepKey& key) {
+  if (m_down.load()) return false;
   const auto t0 = Clock::now();
   auto done = [&](bool hit, int64_t bytes) {
     std::lock_guard<std::mutex> lock(m_mu);
@@ -116,18 +117,24 @@ bool RemoteStore::fetch(const plan::StepKey& key) {
   std::string why, record;
   const int st = m_http->get("ac/" + key.hex(), k_max_record, &record, &why);
   if (st == 0 || st == -1) {
+    if (st == 0) m_down = true;  // no answer: not asked again by this run (each try could wait out the timeout)
     warn(why);
     return done(false, 0);
   }
   if (st != 200) return done(false, 0);  // 404: not there
-  json r;
-  std::string sha;
+  std::string sha, kind, meta;
   int64_t size = -1;
+  Provenance prov;
   try {
-    r = json::parse(record);
+    const json r = json::parse(record);
     sha = r.at("cas").get<std::string>();
     size = r.at("size").get<int64_t>();
-    r.at("kind").get<std::string>();
+    kind = r.at("kind").get<std::string>();
+    prov.tool_version = r.value("tool_version", "");
+    prov.device = r.value("device", "");
+    prov.duration_s = r.value("duration_s", 0.0);
+    prov.inputs = r.value("inputs", "");
+    meta = r.value("meta", "");
   } catch (const std::exception&) {
     return done(false, static_cast<int64_t>(record.size()));  // not a ghx record: a miss
   }
@@ -135,16 +142,14 @@ bool RemoteStore::fetch(const plan::StepKey& key) {
     return done(false, static_cast<int64_t>(record.size()));
   std::string bytes;
   const int bs = m_http->get("cas/" + sha, static_cast<size_t>(size) + 1, &bytes, &why);
-  if (bs == 0) warn(why);
+  if (bs == 0) {
+    m_down = true;
+    warn(why);
+  }
   // Evicted, cut short or not the bytes the record names: a miss, computed here.
   if (bs != 200 || static_cast<int64_t>(bytes.size()) != size || util::sha256_hex(bytes) != sha)
     return done(false, static_cast<int64_t>(record.size() + bytes.size()));
-  Provenance prov;
-  prov.tool_version = r.value("tool_version", "");
-  prov.device = r.value("device", "");
-  prov.duration_s = r.value("duration_s", 0.0);
-  prov.inputs = r.value("inputs", "");
-  m_local.put(key, r.at("kind").get<std::string>(), bytes, prov, r.value("meta", ""));
+  m_local.put(key, kind, bytes, prov, meta);
   return done(true, static_cast<int64_t>(record.size() + bytes.size()));
 }
 
@@ -158,10 +163,12 @@ std::vector<ClaimState> RemoteStore::claim(const std::vector<plan::StepKey>& key
 void RemoteStore::put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
                       const std::string& meta) {
   m_local.put(key, kind, bytes, prov, meta);  // the local cache first: its failure stops the run
+  if (m_down.load()) return;
   const std::string sha = util::sha256_hex(bytes);
   std::string why;
   int st = m_http->put("cas/" + sha, bytes, "application/octet-stream", &why);
   if (st < 200 || st > 299) {
+    if (st == 0) m_down = true;
     warn(why);
     return;  // no record without its bytes
   }
@@ -171,6 +178,7 @@ void RemoteStore::put(const plan::StepKey& key, const std::string& kind, const s
   const std::string text = r.dump();
   st = m_http->put("ac/" + key.hex(), text, "application/json", &why);
   if (st < 200 || st > 299) {
+    if (st == 0) m_down = true;
     warn(why);
     return;
   }

@@ -14,7 +14,8 @@
 // another run had stored it); put() stores locally, then uploads. done_keys() and get() are
 // the local cache's.
 // Fails: never fails a step for the remote's sake: an unreachable or refusing remote is warned
-// about once, counted, and the run goes on computing locally.
+// about once, counted, and the run goes on computing locally. A remote that stops answering
+// (no connection, a timeout) is not asked again by this run.
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,7 @@ class RemoteStore : public StepStore {
   mutable std::mutex m_mu;
   RemoteStats m_stats;
   bool m_warned = false;
+  std::atomic<bool> m_down{false};  ///< it stopped answering: this run goes on without it
 };
 
 }  // namespace ghx::cache

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <numeric>
+#include <queue>
 
 namespace ghx::plan {
 
@@ -107,14 +109,16 @@ Shard shard_of(const Plan& p, const ShardSpec& spec) {
     if (unit[a].cost != unit[b].cost) return unit[a].cost > unit[b].cost;
     return first_hex[a] < first_hex[b];
   });
-  std::vector<double> load(static_cast<size_t>(spec.count), 0.0);
+  // The least loaded shard (ties: the lower one) from a heap: O(units log N).
+  using Load = std::pair<double, int>;
+  std::priority_queue<Load, std::vector<Load>, std::greater<Load>> load;
+  for (int k = 1; k <= spec.count; ++k) load.push({0.0, k});
   for (uint32_t r : roots) {
-    size_t best = 0;
-    for (size_t k = 1; k < load.size(); ++k)
-      if (load[k] < load[best]) best = k;
-    load[best] += unit[r].cost;
-    unit[r].shard = static_cast<int>(best) + 1;
+    Load l = load.top();
+    load.pop();
+    unit[r].shard = l.second;
     if (unit[r].shard == spec.index) ++out.units;
+    load.push({l.first + unit[r].cost, l.second});
   }
   for (size_t i = 0; i < n; ++i) {
     const Step& s = p.steps[i];

@@ -155,3 +155,43 @@ TEST_CASE("merge: damaged sources and wrong folders", "[cache][merge]") {
   CHECK_FALSE(fs::exists(d / "absent"));
   CHECK_THROWS_WITH(dest->merge_from({d / "dest"}), Catch::Contains("destination cache itself"));
 }
+
+TEST_CASE("merge: a success replaces the destination's failure row", "[cache][merge]") {
+  test::TempDir d;
+  {
+    auto a = cache::Cache::open(d / "a");
+    fill(*a, "image");
+  }
+  auto dest = cache::Cache::open(d / "dest");
+  dest->put_failure(m1, "metric", "it failed here", from({}));
+  cache::MergeReport r = dest->merge_from({d / "a"});
+  CHECK(r.copied == 4);
+  CHECK(dest->get(m1) == std::optional<std::string>("metric of image"));
+  CHECK(dest->record(m1)->status == 0);
+}
+
+TEST_CASE("merge: an image that cannot be read is no candidate; rows made from it stay out", "[cache][merge]") {
+  test::TempDir d;
+  {
+    auto a = cache::Cache::open(d / "a");
+    fill(*a, "image A");
+    auto b = cache::Cache::open(d / "b");
+    fill(*b, "image B");
+  }
+  // Damage the image with the smaller hash: the other one must be kept, with its own rows.
+  auto blob_of = [&](const std::string& dir) {
+    SQLite::Database db(dir + "/ghx.db", SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT blob FROM steps WHERE kind = 'generate'").getString();
+  };
+  const std::string ba = blob_of(d / "a"), bb = blob_of(d / "b");
+  const std::string bad_dir = ba < bb ? d / "a" : d / "b";
+  const std::string good_image = ba < bb ? "image B" : "image A";
+  const std::string bad_blob = std::min(ba, bb);
+  test::write_text(bad_dir + "/objects/" + bad_blob.substr(0, 2) + "/" + bad_blob.substr(2), "tampered");
+  auto dest = cache::Cache::open(d / "dest");
+  cache::MergeReport r = dest->merge_from({d / "a", d / "b"});
+  CHECK(r.corrupt_left == 1);
+  CHECK(dest->get(g1) == std::optional<std::string>(good_image));
+  CHECK(dest->get(f1) == std::optional<std::string>("features of " + good_image));
+  CHECK(dest->get(m1) == std::optional<std::string>("metric of " + good_image));
+}
