@@ -90,6 +90,10 @@ RemoteStore::RemoteStore(Cache& local, const std::string& url, double timeout_s)
 
 RemoteStore::~RemoteStore() = default;
 
+std::unique_ptr<RemoteStore> RemoteStore::open(Cache& local, const std::string& url, double timeout_s) {
+  return std::make_unique<RemoteStore>(local, url, timeout_s);
+}
+
 void RemoteStore::warn(const std::string& what) {
   std::lock_guard<std::mutex> lock(m_mu);
   ++m_stats.errors;

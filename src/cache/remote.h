@@ -40,6 +40,8 @@ class RemoteStore : public StepStore {
   /// `url`: "http://HOST:PORT/" or with a path prefix ("http://HOST/ghx/"). Throws ghx::Error
   /// for a URL that is not http(s)://HOST[:PORT][/PATH].
   RemoteStore(Cache& local, const std::string& url, double timeout_s = 30);
+  /// The same, made by the code that holds the class (ghx reaches it through src/heavy/heavy.h).
+  static std::unique_ptr<RemoteStore> open(Cache& local, const std::string& url, double timeout_s = 30);
   ~RemoteStore() override;
 
   /// One request to the server: false (and why) when nothing answers. Any HTTP status counts

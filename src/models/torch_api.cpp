@@ -1,48 +1,25 @@
 // Forwarders from the torch-free interfaces to libghx_torch.so (see torch_api.h).
 #include "models/torch_api.h"
 
-#include <dlfcn.h>
-
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
-#include <vector>
 
 #include "util/error.h"
+#include "util/module.h"
 
 namespace ghx::models {
 
 namespace {
 
 const TorchApi* load_module() {
-  namespace fs = std::filesystem;
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("GHX_TORCH_MODULE")) candidates.push_back(env);
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back((exe.parent_path() / GHX_TORCH_MODULE_NAME).string());
-    candidates.push_back((exe.parent_path().parent_path() / GHX_TORCH_MODULE_NAME).string());
-  }
-  candidates.push_back(GHX_TORCH_MODULE_NAME);
-  std::string errors;
-  for (const auto& c : candidates) {
-    if (c.find('/') != std::string::npos && !fs::exists(c, ec)) continue;
-    void* h = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      errors += std::string("\n  ") + dlerror();
-      continue;
-    }
-    auto entry = reinterpret_cast<const TorchApi* (*)()>(dlsym(h, "ghx_torch_api"));
-    if (!entry) throw Error(c + ": not a ghx torch module (no ghx_torch_api)");
-    const TorchApi* api = entry();
-    if (!api || api->version != k_torch_api_version)
-      throw Error(c + ": torch module API version " + std::to_string(api ? api->version : -1) + ", ghx needs " +
-                  std::to_string(k_torch_api_version) + " (rebuild)");
-    return api;
-  }
-  throw Error("cannot load the libtorch module " + std::string(GHX_TORCH_MODULE_NAME) +
-              " (set GHX_TORCH_MODULE to its path)" + errors);
+  auto entry = reinterpret_cast<const TorchApi* (*)()>(
+      util::load_module_entry(GHX_TORCH_MODULE_NAME, "GHX_TORCH_MODULE", "ghx_torch_api", "the libtorch module"));
+  const TorchApi* api = entry();
+  if (!api || api->version != k_torch_api_version)
+    throw Error(std::string(GHX_TORCH_MODULE_NAME) + ": torch module API version " +
+                std::to_string(api ? api->version : -1) + ", ghx needs " + std::to_string(k_torch_api_version) +
+                " (rebuild)");
+  return api;
 }
 
 template <typename F>

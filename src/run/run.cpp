@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <unordered_set>
 
 #include "dsl/loader.h"
@@ -69,6 +71,21 @@ int probe_servers(const Prepared& p, const std::unordered_set<plan::StepKey, pla
   }
   return jobs;
 }
+
+/// The built-in executors, made when the runner first asks for one.
+class LazyExecutors : public exec::ExecutorSet {
+ public:
+  explicit LazyExecutors(std::function<std::unique_ptr<exec::ExecutorSet>()> make) : m_make(std::move(make)) {}
+  exec::Executor* get(plan::StepKind kind) override {
+    std::call_once(m_once, [&] { m_set = m_make(); });
+    return m_set ? m_set->get(kind) : nullptr;
+  }
+
+ private:
+  std::function<std::unique_ptr<exec::ExecutorSet>()> m_make;
+  std::once_flag m_once;
+  std::unique_ptr<exec::ExecutorSet> m_set;
+};
 
 /// What a report folder is made from, but its files: the report step's key (which every step
 /// key feeds), the review document without its keys, this build, the templates. With the
@@ -254,12 +271,14 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   opts.tool_version = req.tool_version;
   opts.only = only;
   opts.done = &done;
-  auto executors = exec::ExecutorSet::builtin(backends::make_generators(req.backends));
+  // Made on the first step that runs: the executors live in libghx_heavy.so (heavy/heavy.h),
+  // which a run with nothing to do never loads.
+  LazyExecutors executors([&] { return exec::ExecutorSet::builtin(backends::make_generators(req.backends)); });
   // A shared remote cache in front of the local one: steps it holds are fetched, not computed.
   std::unique_ptr<cache::RemoteStore> remote;
   const std::string remote_url = !req.remote.empty() ? req.remote : p.review.cache_remote;
   if (!remote_url.empty()) {
-    remote = std::make_unique<cache::RemoteStore>(*p.cache, remote_url);
+    remote = cache::RemoteStore::open(*p.cache, remote_url);
     std::string why;
     if (!remote->reachable(&why)) {
       err << "ghx: warning: remote cache " << remote_url << " does not answer (" << why
@@ -268,7 +287,7 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
     }
   }
   cache::StepStore& store = remote ? static_cast<cache::StepStore&>(*remote) : *p.cache;
-  res.summary = exec::run_plan(p.plan, store, *executors, opts);
+  res.summary = exec::run_plan(p.plan, store, executors, opts);
   if (remote) {
     res.remote = remote->stats();
     res.remote_url = remote_url;
