@@ -4,7 +4,9 @@
 # (bench/make_review.py writes all three). Snakemake runs at 10k steps only (it needs seconds
 # there); ghx and ninja run at both sizes for like-for-like lines.
 #
-# Usage: bench/plan_bench.sh [--steps N] [--snake-steps M] [--reps R] [--snake-reps R] [--keep]
+# Usage: bench/plan_bench.sh [--steps N] [--snake-steps M] [--reps R] [--snake-reps R] [--million] [--keep]
+# --million adds ghx alone at 1,000,000 steps (ninja would need a million touch processes to
+# build its tree) and the per-step cost at 1M against the first size.
 # Needs: cmake, ninja, snakemake, /usr/bin/time (bash scripts/setup.sh --bench); installs nothing.
 # Writes: bench/out/plan_bench.md (the tables, also printed on stdout), bench/out/plan_bench.log;
 #         the work trees under bench/out/work/ are removed at the end unless --keep.
@@ -16,6 +18,7 @@ SNAKE_STEPS=10000
 REPS=5
 SNAKE_REPS=3
 KEEP=0
+MILLION=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps) STEPS="$2"; shift 2 ;;
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift 2 ;;
     --snake-reps) SNAKE_REPS="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --million) MILLION=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "plan_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -106,10 +110,16 @@ bench_ghx() {  # bench_ghx DIR STEPS
   measure ghx "$steps" "plan (everything cached)" "$REPS" - -- \
     "$GHX" plan --json "$dir/review.toml" --cache "$cache"
   json_is "$WORK/cmd.out" "j['steps']['total'] == $steps and j['steps']['cached'] == $steps" "ghx plan finds all $steps cached"
+  # the first run renders the report (the cache holds placeholders) and records the run; the
+  # rest take the shortcut of a run with nothing new (run/run.h unchanged_run)
   measure ghx "$steps" "no-op run" "$REPS" - -- \
     "$GHX" run "$dir/review.toml" --cache "$cache" --json --out "$dir/report"
-  json_is "$WORK/cmd.out" "j['executed'] == 0 and j['cached'] == $steps and j['total'] == $steps and j['report']" \
-    "ghx no-op run executes nothing and renders the report"
+  json_is "$WORK/cmd.out" "j['executed'] == 0 and j['cached'] == $steps and j['total'] == $steps and j['report'] and not j['planned']" \
+    "ghx no-op run executes nothing, has its report and takes the shortcut"
+  measure ghx "$steps" "no-op run, planned (GHX_RUN_SHORTCUT=0)" "$REPS" - -- \
+    env GHX_RUN_SHORTCUT=0 "$GHX" run "$dir/review.toml" --cache "$cache" --json --out "$dir/report"
+  json_is "$WORK/cmd.out" "j['executed'] == 0 and j['cached'] == $steps and j['planned']" \
+    "ghx planned no-op run plans, finds every step cached and executes nothing"
 }
 
 # ---- ninja --------------------------------------------------------------------------------------
@@ -165,6 +175,11 @@ bench_ninja "$WORK/big/ninja" "$BIG_STEPS"
 bench_ghx "$WORK/small/ghx" "$SMALL_STEPS"
 bench_ninja "$WORK/small/ninja" "$SMALL_STEPS"
 bench_snakemake "$WORK/small/snakemake" "$SMALL_STEPS"
+if [ "$MILLION" = 1 ]; then
+  say "generating the review of 1,000,000 steps"
+  HUGE_STEPS=$(make_tree 1000000 "$WORK/huge/ghx")
+  bench_ghx "$WORK/huge/ghx" "$HUGE_STEPS"
+fi
 
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -181,8 +196,8 @@ def med(key, i):
     return statistics.median(x[i] for x in v) if v else None
 
 out = []
-out.append("| tool | steps | plan s | no-op s | peak MB |")
-out.append("|---|---:|---:|---:|---:|")
+out.append("| tool | steps | plan s | no-op s | no-op, planned s | peak MB |")
+out.append("|---|---:|---:|---:|---:|---:|")
 plan_of = {"ghx": "plan (empty cache, hashes files)", "ninja": "plan (ninja -n, nothing built)",
            "snakemake": "plan (snakemake -n, nothing built)"}
 seen = []
@@ -191,9 +206,21 @@ for (tool, steps, what) in rows:
         seen.append((tool, steps))
 for tool, steps in sorted(seen, key=lambda ts: (-ts[1], ["ghx", "ninja", "snakemake"].index(ts[0]))):
     p, n = (tool, steps, plan_of[tool]), (tool, steps, "no-op run")
-    peak = max(med(p, 1) or 0, med(n, 1) or 0) / 1024
-    out.append(f"| {tool} | {steps} | {med(p, 0):.2f} | {med(n, 0):.2f} | {peak:.0f} |")
+    q = (tool, steps, "no-op run, planned (GHX_RUN_SHORTCUT=0)")
+    peak = max(med(p, 1) or 0, med(n, 1) or 0, med(q, 1) or 0) / 1024
+    planned = f"{med(q, 0):.2f}" if q in rows else "-"
+    out.append(f"| {tool} | {steps} | {med(p, 0):.2f} | {med(n, 0):.2f} | {planned} | {peak:.0f} |")
 out.append("")
+# Linearity: ghx's cost per step at its largest size against its first (medians).
+sizes = sorted({st for (t, st, w) in rows if t == "ghx" and st > 0})
+if len(sizes) >= 2 and sizes[-1] >= 10 * sizes[0]:
+    lo, hi = sizes[-2] if len(sizes) > 2 else sizes[0], sizes[-1]
+    for what in ("plan (empty cache, hashes files)", "no-op run, planned (GHX_RUN_SHORTCUT=0)"):
+        a, b = med(("ghx", lo, what), 0), med(("ghx", hi, what), 0)
+        if a and b:
+            out.append(f"ghx {what}: {a / lo * 1e6:.2f} us/step at {lo} steps, {b / hi * 1e6:.2f} us/step at {hi}: "
+                       f"{(b / hi) / (a / lo):.2f}x")
+    out.append("")
 out.append("Every measurement (wall seconds and max RSS over the runs; median, min and max):")
 out.append("")
 out.append("| tool | steps | what | runs | median s | min s | max s | median MB |")
@@ -206,7 +233,7 @@ out.append("")
 out.append("Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); "
            "load average before $LOAD_BEFORE, after $LOAD_AFTER. "
            "$("$GHX" --version); ninja $(ninja --version); snakemake $(snakemake --version). "
-           "Command: \`bench/plan_bench.sh --steps $STEPS --snake-steps $SNAKE_STEPS --reps $REPS --snake-reps $SNAKE_REPS\`.")
+           "Command: \`bench/plan_bench.sh --steps $STEPS --snake-steps $SNAKE_STEPS --reps $REPS --snake-reps $SNAKE_REPS$( [ "$MILLION" = 1 ] && echo ' --million' || true)\`.")
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
 print(text, end="")

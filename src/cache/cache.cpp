@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS claims(
   key TEXT PRIMARY KEY, holder TEXT NOT NULL, claimed_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS report_stamps(dir TEXT PRIMARY KEY, stamp TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS plan_stamps(run TEXT PRIMARY KEY, stamp TEXT NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS steps_done_deleted AFTER DELETE ON steps WHEN old.status = 0 BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'done_removals';
+END;
+CREATE TRIGGER IF NOT EXISTS steps_done_changed AFTER UPDATE ON steps
+  WHEN old.status = 0 AND (new.status != 0 OR new.key != old.key OR new.blob IS NOT old.blob) BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'done_removals';
+END;
 )SQL";
 
 int64_t now_s() {
@@ -193,6 +201,10 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
     ins.bind(2, std::string("ghx ") + GHX_VERSION);
     ins.exec();
     ins.reset();
+    ins.bind(1, "done_removals");
+    ins.bind(2, "0");
+    ins.exec();
+    ins.reset();
     tx.commit();
     std::unique_ptr<Cache> c(new Cache(dir, std::move(db)));
     c->m_sharing = sharing;
@@ -212,9 +224,9 @@ std::unique_ptr<Cache> Cache::open(const std::string& dir, Sharing sharing) {
   }
 }
 
-std::unordered_set<plan::StepKey, plan::StepKeyHash> Cache::done_keys() {
+plan::KeySet Cache::done_keys() {
   std::lock_guard<std::mutex> lock(m_mu);
-  std::unordered_set<plan::StepKey, plan::StepKeyHash> out;
+  plan::KeySet out;
   SQLite::Statement q(*m_db, "SELECT key FROM steps WHERE status = 0");
   while (q.executeStep()) {
     plan::StepKey k;
@@ -322,6 +334,29 @@ void Cache::put_failure(const plan::StepKey& key, const std::string& kind, const
   WriteTx tx(*m_db);
   q.exec();
   release_claim(key.hex());
+  tx.commit();
+}
+
+int64_t Cache::done_removals() {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'done_removals'");
+  return q.executeStep() ? q.getColumn(0).getInt64() : -1;
+}
+
+std::string Cache::plan_stamp(const std::string& run) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "SELECT stamp FROM plan_stamps WHERE run = ?");
+  q.bind(1, run);
+  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+}
+
+void Cache::set_plan_stamp(const std::string& run, const std::string& stamp) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  SQLite::Statement q(*m_db, "INSERT OR REPLACE INTO plan_stamps(run, stamp) VALUES (?, ?)");
+  q.bind(1, run);
+  q.bind(2, stamp);
+  WriteTx tx(*m_db);
+  q.exec();
   tx.commit();
 }
 

@@ -14,6 +14,9 @@
 //   runs(holder PRIMARY KEY, host, local, pid, start, started_ms, heartbeat_ms)   live runs
 //   claims(key PRIMARY KEY, holder, claimed_ms)   steps a run is computing
 //   report_stamps(dir PRIMARY KEY, stamp)   what each report folder was last written from
+//   plan_stamps(run PRIMARY KEY, stamp)   what a review's last complete run was planned from
+//   meta 'done_removals': +1 (by triggers, whoever writes) each time a stored result is deleted
+//     or changed; a plan stamp holds the count it saw (run/run.h's no-op shortcut)
 // Cooperating runs: a run claims a step before computing it (claim()); another run that needs
 // it waits or takes other work; a claim whose holder died (same machine: its pid is gone or
 // reused) or has not beaten its heart for claim_timeout_ms() is taken over. Storing a step's
@@ -132,7 +135,7 @@ class Cache : public StepStore, public plan::HashMemo {
   const std::string& dir() const { return m_dir; }
 
   /// Keys of every done step (one query: the planner's hit test).
-  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() override;
+  plan::KeySet done_keys() override;
   std::optional<StepRecord> record(const plan::StepKey& key);
 
   /// The result of a done step, verified. A missing or corrupt blob: the row is dropped, a
@@ -175,6 +178,13 @@ class Cache : public StepStore, public plan::HashMemo {
   /// it again; "" when none. `dir` is the folder's absolute path.
   std::string report_stamp(const std::string& dir);
   void set_report_stamp(const std::string& dir, const std::string& stamp);
+  /// The run layer's record of a review's last complete run ("" when none), by its id (the
+  /// review's and report folder's absolute paths).
+  std::string plan_stamp(const std::string& run);
+  void set_plan_stamp(const std::string& run, const std::string& stamp);
+  /// How many times a stored result has been deleted or changed since the cache was made (a
+  /// trigger counts them, so SQLite's own shell counts too); -1 if unknown.
+  int64_t done_removals();
 
   Stats stats();
   VerifyReport verify(Repair repair, const std::function<void(int64_t, int64_t)>& progress = {});

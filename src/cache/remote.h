@@ -48,7 +48,7 @@ class RemoteStore : public StepStore {
   /// as an answer (a 404 for an absent record is the normal answer).
   bool reachable(std::string* why);
 
-  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() override { return m_local.done_keys(); }
+  plan::KeySet done_keys() override { return m_local.done_keys(); }
   std::optional<std::string> get(const plan::StepKey& key) override { return m_local.get(key); }
   void put(const plan::StepKey& key, const std::string& kind, const std::string& bytes, const Provenance& prov,
            const std::string& meta = "") override;

@@ -33,7 +33,7 @@ class StepStore {
  public:
   virtual ~StepStore() = default;
   /// Keys of every done step.
-  virtual std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() = 0;
+  virtual plan::KeySet done_keys() = 0;
   /// The result of a done step, verified; std::nullopt for a miss (absent, missing or corrupt).
   virtual std::optional<std::string> get(const plan::StepKey& key) = 0;
   /// Stores a success; releases the step's claim. Never replaced by a later failure.

@@ -60,7 +60,7 @@ struct PlanArgs {
 };
 
 json explain_json(const plan::Plan& p, const plan::Step& s, cache::Cache& c,
-                  const std::unordered_set<plan::StepKey, plan::StepKeyHash>& done) {
+                  const plan::KeySet& done) {
   json j;
   j["key"] = s.key.hex();
   j["kind"] = plan::kind_name(s.kind);
@@ -152,6 +152,10 @@ void print_explain(const json& j) {
 
 int cmd_plan(const PlanArgs& a) {
   run::Prepared prep = run::prepare(a.experiment, a.cache, a.backends, std::cerr);
+  struct Keep {
+    run::Prepared& p;
+    ~Keep() { run::keep_plan_until_exit(p); }
+  } keep{prep};
   const dsl::Review& r = prep.review;
   const plan::Plan& p = prep.plan;
   cache::Cache* cache = prep.cache.get();
@@ -215,7 +219,9 @@ struct RunArgs {
 };
 
 int cmd_run(const RunArgs& a) {
-  run::Prepared prep = run::prepare(a.experiment, a.cache, a.backends, std::cerr);
+  std::optional<dsl::Review> loaded = run::load_review(a.experiment, std::cerr);
+  if (!loaded) throw run::Refused{2};
+  auto cache = cache::Cache::open(a.cache);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   exec::ConsoleProgress progress(stderr, exec::ConsoleProgress::is_smart_terminal(stderr));
@@ -233,13 +239,21 @@ int cmd_run(const RunArgs& a) {
     std::string why;
     plan::parse_shard(a.shard, &req.shard, &why);  // checked by the option's validator
   }
-  const run::RunResult res = run::run_review(prep, req, std::cerr);
+  // Nothing new since the last complete run: its summary, without planning (run/run.h).
+  std::optional<run::RunResult> quick = run::unchanged_run(*loaded, *cache, req);
+  std::optional<run::Prepared> prep;
+  if (!quick) {
+    prep.emplace(run::prepare(std::move(*loaded), std::move(cache), a.backends, std::cerr));
+    quick = run::run_review(*prep, req, std::cerr);
+    run::keep_plan_until_exit(*prep);
+  }
+  const run::RunResult& res = *quick;
   const exec::RunSummary& sum = res.summary;
-  const dsl::Review& r = prep.review;
+  const dsl::Review& r = prep ? prep->review : *loaded;
   if (a.json) {
     json j = {{"executed", sum.executed}, {"cached", sum.cached},      {"failed", sum.failed}, {"elsewhere", sum.elsewhere},
               {"skipped", sum.skipped},   {"total", sum.total},        {"interrupted", sum.interrupted},
-              {"report", res.report_path.empty() ? json(nullptr) : json(res.report_path)}};
+              {"report", res.report_path.empty() ? json(nullptr) : json(res.report_path)}, {"planned", res.planned}};
     if (!res.import.is_null()) j["import"] = res.import;
     if (!sum.storage_error.empty()) j["storage_error"] = sum.storage_error;
     if (res.shard) {

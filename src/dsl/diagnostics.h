@@ -32,7 +32,17 @@ class Diagnostics {
   /// Sorted by file, line, column; one line each.
   std::string format_all() const;
 
+  /// What the diagnosed input was made of, one line each in the order met: every file read with
+  /// a hash of its bytes, every path checked to exist, every folder listed. Equal records load
+  /// into equal reviews (a run with nothing new relies on it: run/run.h).
+  void note_input(std::string line) {
+    m_inputs += line;
+    m_inputs += '\n';
+  }
+  const std::string& inputs() const { return m_inputs; }
+
  private:
+  std::string m_inputs;
   std::vector<Diagnostic> m_items;
   size_t m_errors = 0;
 };

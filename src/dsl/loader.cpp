@@ -14,6 +14,7 @@
 #include "dsl/lora.h"
 #include "stats/stats.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace ghx::dsl {
@@ -53,6 +54,7 @@ class Reader {
       m_d.error(SourcePos{m_file, 0, 0}, "cannot read file");
       return std::nullopt;
     }
+    m_d.note_input("file " + fs::absolute(m_file).lexically_normal().string() + " " + util::xxh3_128(text).hex());
     size_t nul = text.find('\0');
     if (nul != std::string::npos) {
       int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
@@ -188,6 +190,8 @@ class Reader {
                                            bool folder = false) {
     std::string path = util::resolve_relative(m_file, rel);
     bool ok = folder ? util::is_directory(path) : util::file_exists(path);
+    m_d.note_input(std::string(folder ? "folder " : "path ") + fs::absolute(path).lexically_normal().string() +
+                   (ok ? " yes" : " no"));
     if (!ok) {
       error(p, what + " not found: '" + rel + "' (resolved to " + path + ")");
       return std::nullopt;
@@ -469,6 +473,8 @@ std::optional<Suite> read_suite(const std::string& path, Diagnostics& d) {
         if (auto dir = r.existing_path(*v, tp, "targets folder", true)) {
           st.targets_dir = *dir;
           st.target_files = list_images(*dir);
+          d.note_input("listing " + fs::absolute(*dir).lexically_normal().string() + " " +
+                       util::xxh3_128(util::join(st.target_files, "\n")).hex());
           if (st.target_files.empty()) r.error(tp, "targets folder '" + *v + "' holds no png/jpg/webp image");
         }
       }
@@ -758,6 +764,7 @@ std::optional<Review> load_review(const std::string& path, Diagnostics& diags) {
     }
 
   if (diags.has_errors()) return std::nullopt;
+  rv.inputs_digest = util::xxh3_128(diags.inputs()).hex();
   return rv;
 }
 

@@ -195,6 +195,9 @@ struct Review {
   /// [cache] remote: a shared remote cache (cache/remote.h); where results are kept, not what
   /// they are, so in no step key.
   std::string cache_remote;
+  /// XXH3-128 (hex) of everything the review was loaded from (Diagnostics::inputs()): the files'
+  /// bytes, the paths checked, the folders listed.
+  std::string inputs_digest;
 };
 
 const char* to_string(StyleLossVariant v);

@@ -58,7 +58,7 @@ class Run {
   RunSummary go() {
     const auto& steps = m_plan.steps;
     m_sum.total = static_cast<int64_t>(steps.size());
-    std::unordered_set<plan::StepKey, plan::StepKeyHash> read;
+    plan::KeySet read;
     if (!m_opts.done) read = m_cache.done_keys();
     const auto& done = m_opts.done ? *m_opts.done : read;
     std::vector<uint32_t> fanout(steps.size(), 0);

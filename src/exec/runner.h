@@ -35,7 +35,7 @@ struct RunOptions {
   const std::vector<bool>* only = nullptr;
   /// The store's done keys when the caller has read them already (read once per run: at 100k
   /// steps the read is a fifth of a no-op run); else the runner reads them.
-  const std::unordered_set<plan::StepKey, plan::StepKeyHash>* done = nullptr;
+  const plan::KeySet* done = nullptr;
 };
 
 struct FailedStep {

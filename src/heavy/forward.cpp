@@ -11,6 +11,7 @@
 #include "models/tokenizer.h"
 #include "util/error.h"
 #include "util/module.h"
+#include "util/strings.h"
 
 namespace ghx {
 
@@ -29,6 +30,7 @@ const heavy::HeavyApi& api() {
         throw Error(std::string(GHX_HEAVY_MODULE_NAME) + ": module API version " +
                     std::to_string(t ? t->version : -1) + ", ghx needs " + std::to_string(heavy::k_heavy_api_version) +
                     " (rebuild)");
+      if (t->adopt_interning) t->adopt_interning(util::interning_handle());
       table = t;
     } catch (const Error& e) {
       failure = e.what();

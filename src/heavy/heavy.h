@@ -40,6 +40,9 @@ constexpr int k_heavy_api_version = 1;
 /// One entry per function of the headers named, same meaning (see there).
 struct HeavyApi {
   int version = k_heavy_api_version;
+  /// Called once by ghx right after loading: the module's code then reads and makes ghx's
+  /// interned strings (util::adopt_interning), so the plans ghx hands over mean the same.
+  void (*adopt_interning)(void* handle) = nullptr;
   // backends/backends.h, backends/a1111.h, backends/import.h
   exec::Generators (*make_generators)(const backends::BackendOptions&) = nullptr;
   std::vector<std::string> (*probe)(const std::string& backend, const std::vector<std::string>& urls, double timeout_s,

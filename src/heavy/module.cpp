@@ -8,11 +8,13 @@
 #include "cli/models_tokens.h"
 #include "cli/score.h"
 #include "models/tokenizer.h"
+#include "util/strings.h"
 
 extern "C" __attribute__((visibility("default"))) const ghx::heavy::HeavyApi* ghx_heavy_api() {
   using namespace ghx;
   static const heavy::HeavyApi api = [] {
     heavy::HeavyApi a;
+    a.adopt_interning = &util::adopt_interning;
     a.make_generators = &backends::make_generators;
     a.probe = &backends::probe;
     a.probe_a1111 = &backends::probe_a1111;

@@ -1,6 +1,10 @@
 #include "plan/key.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
+
+#include "util/strings.h"
 
 namespace ghx::plan {
 
@@ -25,37 +29,107 @@ void put_field(std::string& buf, char tag, std::string_view value) {
 }
 }  // namespace
 
+Params::Params(std::initializer_list<std::pair<std::string_view, std::string_view>> entries) {
+  m_entries.reserve(entries.size());
+  for (const auto& [n, v] : entries) emplace_back(n, v);
+}
+
+void Params::emplace_back(std::string_view name, std::string_view value) {
+  m_entries.emplace_back(util::intern_id(name), util::intern_id(value));
+}
+
+void Params::set(size_t i, std::string_view value) { m_entries.at(i).second = util::intern_id(value); }
+
+void KeySet::grow(size_t slots) {
+  std::vector<StepKey> fresh(slots, StepKey{});
+  const size_t mask = slots - 1;
+  for (const StepKey& k : m_slots)
+    if (k.hi || k.lo) {
+      size_t i = slot(k, mask);
+      while (fresh[i].hi || fresh[i].lo) i = (i + 1) & mask;
+      fresh[i] = k;
+    }
+  m_slots.swap(fresh);
+}
+
+// At most 80% full: linear probing over 16-byte slots stays within a few cache lines, and 100k
+// keys fit 2^17 slots (2 MB).
+void KeySet::reserve(size_t n) {
+  size_t slots = 16;
+  while (4 * slots < 5 * n) slots *= 2;
+  if (slots > m_slots.size()) grow(slots);
+}
+
+bool KeySet::insert(const StepKey& k) {
+  if (!k.hi && !k.lo) {
+    if (m_has_zero) return false;
+    m_has_zero = true;
+    ++m_size;
+    return true;
+  }
+  if (5 * (m_size + 1) > 4 * m_slots.size()) grow(std::max<size_t>(16, m_slots.size() * 2));
+  const size_t mask = m_slots.size() - 1;
+  size_t i = slot(k, mask);
+  for (; m_slots[i].hi || m_slots[i].lo; i = (i + 1) & mask)
+    if (m_slots[i] == k) return false;
+  m_slots[i] = k;
+  ++m_size;
+  return true;
+}
+
+size_t KeySet::count(const StepKey& k) const {
+  if (!k.hi && !k.lo) return m_has_zero ? 1 : 0;
+  if (m_slots.empty()) return 0;
+  const size_t mask = m_slots.size() - 1;
+  for (size_t i = slot(k, mask); m_slots[i].hi || m_slots[i].lo; i = (i + 1) & mask)
+    if (m_slots[i] == k) return 1;
+  return 0;
+}
+
 const char* kind_name(StepKind k) { return k_kind_names[static_cast<int>(k)]; }
 
 int kind_version(StepKind k) { return k_kind_versions[static_cast<int>(k)]; }
 
-std::string step_key_input(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
-  std::string buf;
-  size_t guess = 64 + input_keys.size() * 17;
-  for (const auto& [n, v] : params) guess += n.size() + v.size() + 10;
-  buf.reserve(guess);
-  put_field(buf, 'S', "ghx-step-key/" + std::to_string(k_key_schema));
+namespace {
+
+void encode_key_input(std::string& buf, StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
+  static const std::string schema = "ghx-step-key/" + std::to_string(k_key_schema);
+  buf.clear();
+  put_field(buf, 'S', schema);
   put_field(buf, 'K', kind_name(kind));
-  put_field(buf, 'V', std::to_string(kind_version(kind)));
-  for (const auto& [n, v] : params) {
-    put_field(buf, 'N', n);
+  char num[24];
+  int n = std::snprintf(num, sizeof num, "%d", kind_version(kind));
+  put_field(buf, 'V', std::string_view(num, static_cast<size_t>(n)));
+  for (const auto& [name, v] : params) {
+    put_field(buf, 'N', name);
     put_field(buf, 'P', v);
   }
-  put_field(buf, 'I', std::to_string(input_keys.size()));
+  n = std::snprintf(num, sizeof num, "%zu", input_keys.size());
+  put_field(buf, 'I', std::string_view(num, static_cast<size_t>(n)));
   for (const auto& k : input_keys) {
-    char raw[16];
+    char raw[17];
+    raw[0] = 'k';
     for (int i = 0; i < 8; ++i) {
-      raw[i] = char((k.hi >> (56 - 8 * i)) & 0xff);
-      raw[8 + i] = char((k.lo >> (56 - 8 * i)) & 0xff);
+      raw[1 + i] = char((k.hi >> (56 - 8 * i)) & 0xff);
+      raw[9 + i] = char((k.lo >> (56 - 8 * i)) & 0xff);
     }
-    buf.push_back('k');
-    buf.append(raw, 16);
+    buf.append(raw, 17);
   }
+}
+
+}  // namespace
+
+std::string step_key_input(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
+  std::string buf;
+  encode_key_input(buf, kind, params, input_keys);
   return buf;
 }
 
 StepKey step_key(StepKind kind, const Params& params, const std::vector<StepKey>& input_keys) {
-  return util::xxh3_128(step_key_input(kind, params, input_keys));
+  // One buffer per thread, kept between calls: planning computes a key per step.
+  static thread_local std::string buf;
+  encode_key_input(buf, kind, params, input_keys);
+  return util::xxh3_128(buf);
 }
 
 }  // namespace ghx::plan

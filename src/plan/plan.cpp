@@ -95,6 +95,7 @@ class Planner {
     if (m_d.has_errors()) return std::nullopt;
 
     std::vector<uint32_t> aggregates;
+    m_plan.reserve(expected_steps());
     for (const auto& sec : m_r.sections) plan_section(sec, aggregates);
     if (m_d.has_errors()) return std::nullopt;
 
@@ -131,6 +132,23 @@ class Planner {
   }
 
  private:
+  /// About how many steps the review plans (each image: its generation, and per metric a
+  /// feature step and a metric step), so the plan's tables are sized once.
+  size_t expected_steps() const {
+    size_t n = 64;
+    for (const auto& sec : m_r.sections) {
+      size_t items = 0;
+      if (sec.styles)
+        for (const auto& st : sec.styles->styles) items += st.prompts.size();
+      if (sec.prompts) items += sec.prompts->prompts.size();
+      if (sec.loras)
+        for (const auto& l : sec.loras->loras) items += l.showcase.size();
+      const size_t images = items * m_r.checkpoints.size() * static_cast<size_t>(std::max<int64_t>(0, sec.generation.images_per_prompt()));
+      n += images * (1 + 2 * sec.metrics.size()) + items * sec.metrics.size();
+    }
+    return n;
+  }
+
   /// The numerics model steps are keyed with: the review's (a bundle being verified), else this machine's.
   const std::string& numerics() const { return m_r.numerics.empty() ? models::numerics_key() : m_r.numerics; }
 
@@ -247,6 +265,8 @@ class Planner {
     const dsl::Generation& g = sec.generation;
     Step gen;
     gen.kind = StepKind::generate;
+    gen.params.reserve(13);
+    gen.context.reserve(10);
     gen.params.emplace_back("checkpoint", m_identity[ci]);
     gen.params.emplace_back("prompt", item.text);
     gen.params.emplace_back("negative_prompt", item.negative);
@@ -379,11 +399,13 @@ class Planner {
             if (i == 0 && first_images[n].size() == ci) first_images[n].push_back(gi);
             Step met;
             met.kind = StepKind::metric;
+            met.params.reserve(3);
             met.params.emplace_back("metric", metric);
             met.params.emplace_back("variant", variant);
             if (metric == "style_loss") {
               Step feat;
               feat.kind = StepKind::image_features;
+              feat.params.reserve(6);
               feat.params.emplace_back("model", "vgg19");
               feat.params.emplace_back("model.sha256", m_vgg_sha);
               feat.params.emplace_back("resize", std::to_string(sw) + "x" + std::to_string(sh));
@@ -482,19 +504,54 @@ std::string Step::label() const {
   return s;
 }
 
+namespace {
+
+size_t slot_of(const StepKey& k, size_t mask) { return static_cast<size_t>(k.lo ^ (k.hi >> 7)) & mask; }
+
+void grow_index(Plan& p, size_t slots) {
+  std::vector<uint32_t> fresh(slots, 0);
+  const size_t mask = slots - 1;
+  for (uint32_t e : p.index)
+    if (e) {
+      size_t i = slot_of(p.steps[e - 1].key, mask);
+      while (fresh[i]) i = (i + 1) & mask;
+      fresh[i] = e;
+    }
+  p.index.swap(fresh);
+}
+
+}  // namespace
+
+void Plan::reserve(size_t n) {
+  steps.reserve(n);
+  size_t slots = 64;
+  while (slots < 2 * n) slots *= 2;
+  if (slots > index.size()) grow_index(*this, slots);
+}
+
 uint32_t Plan::add(Step step) {
-  std::vector<StepKey> in;
-  in.reserve(step.inputs.size());
+  // The inputs' keys, in a buffer kept between calls (planning adds steps one at a time).
+  static thread_local std::vector<StepKey> in;
+  in.clear();
   for (uint32_t i : step.inputs) in.push_back(steps[i].key);
   step.key = step_key(step.kind, step.params, in);
-  auto [it, inserted] = index.emplace(step.key, static_cast<uint32_t>(steps.size()));
-  if (inserted) steps.push_back(std::move(step));
-  return it->second;
+  if (2 * (steps.size() + 1) > index.size()) grow_index(*this, std::max<size_t>(64, index.size() * 2));
+  const size_t mask = index.size() - 1;
+  size_t i = slot_of(step.key, mask);
+  for (; index[i]; i = (i + 1) & mask)
+    if (steps[index[i] - 1].key == step.key) return index[i] - 1;
+  const uint32_t at = static_cast<uint32_t>(steps.size());
+  index[i] = at + 1;
+  steps.push_back(std::move(step));
+  return at;
 }
 
 const Step* Plan::find(const StepKey& key) const {
-  auto it = index.find(key);
-  return it == index.end() ? nullptr : &steps[it->second];
+  if (index.empty()) return nullptr;
+  const size_t mask = index.size() - 1;
+  for (size_t i = slot_of(key, mask); index[i]; i = (i + 1) & mask)
+    if (steps[index[i] - 1].key == key) return &steps[index[i] - 1];
+  return nullptr;
 }
 
 std::optional<Plan> build_plan(const dsl::Review& review, FileHasher& hasher, dsl::Diagnostics& diags) {

@@ -1,8 +1,10 @@
 #include "run/run.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <filesystem>
 #include <functional>
@@ -47,7 +49,7 @@ std::vector<std::string> backend_endpoints(const dsl::Review& r, const backends:
 
 /// Generation on a server: no endpoint answering is bad input (Refused, nothing run). Returns
 /// the jobs to run with: at least one request in flight per endpoint that answers.
-int probe_servers(const Prepared& p, const std::unordered_set<plan::StepKey, plan::StepKeyHash>& done,
+int probe_servers(const Prepared& p, const plan::KeySet& done,
                   const std::vector<bool>* only, const backends::BackendOptions& b, int jobs, std::ostream& err) {
   for (const std::string backend : {"a1111", "comfyui"}) {
     bool needs_server = false;
@@ -90,10 +92,100 @@ class LazyExecutors : public exec::ExecutorSet {
 /// What a report folder is made from, but its files: the report step's key (which every step
 /// key feeds), the review document without its keys, this build, the templates. With the
 /// folder's listing after it, the stamp that lets a run with nothing new leave the folder be.
+std::string report_stamp_head(const std::string& report_key, const std::string& review_doc, const std::string& templates) {
+  return std::string("ghx report stamp 1\n") + GHX_VERSION + " " + GHX_GIT_COMMIT + "\n" + report_key + "\n" +
+         review_doc + "\ntemplates\n" + util::tree_listing(templates) + "folder\n";
+}
+
+/// The review document without keys, hashed: what a report folder's review.json says but keys.
+std::string review_doc_hash(const Prepared& p) {
+  return util::xxh3_128(report::review_document(p.review, p.plan, /*with_keys=*/false).dump()).hex();
+}
+
 std::string report_stamp_head(const Prepared& p, uint32_t ri, const std::string& templates) {
-  return std::string("ghx report stamp 1\n") + GHX_VERSION + " " + GHX_GIT_COMMIT + "\n" + p.plan.steps[ri].key.hex() +
-         "\n" + util::xxh3_128(report::review_document(p.review, p.plan, /*with_keys=*/false).dump()).hex() +
-         "\ntemplates\n" + util::tree_listing(templates) + "folder\n";
+  return report_stamp_head(p.plan.steps[ri].key.hex(), review_doc_hash(p), templates);
+}
+
+// ---- the shortcut of a run with nothing new (unchanged_run) ------------------------------------
+
+std::string absolute_path(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
+
+/// Which record of the cache's plan_stamps a run reads and writes: its review and report folder.
+std::string run_id(const dsl::Review& r, const std::string& out_dir) {
+  return absolute_path(r.file) + "\n" + absolute_path(out_dir);
+}
+
+/// This executable, as built: a build from changed sources keeps its version and commit.
+std::string executable_identity() {
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) != 0) return "unknown";
+  return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+/// What the plan is a function of, but the files it hashes (listed in the stamp beside it).
+std::string plan_digest(const dsl::Review& r) {
+  return util::xxh3_128(std::string("ghx plan stamp 1\n") + GHX_VERSION + " " + GHX_GIT_COMMIT + " " +
+                        executable_identity() + "\n" + r.inputs_digest + "\n" +
+                        (r.numerics.empty() ? models::numerics_key() : r.numerics))
+      .hex();
+}
+
+/// Reviews whose plan depends on more than their files: a server's answers, an import folder's
+/// listing (run_review prints what it matched), shards and remotes (their own bookkeeping).
+bool shortcut_allowed(const dsl::Review& r, const RunRequest& req) {
+  if (const char* e = std::getenv("GHX_RUN_SHORTCUT"))
+    if (std::string(e) == "0") return false;
+  if (req.shard.active() || !req.remote.empty() || !r.cache_remote.empty() || !r.numerics.empty()) return false;
+  for (const auto& s : r.sections)
+    if (s.generation.backend == "import") return false;
+  if (uses_server_backend(r))
+    for (const auto& c : r.checkpoints)
+      if (c.file.empty() && c.sha256.empty()) return false;  // identify_server_checkpoints asks
+  return true;
+}
+
+struct PlanStamp {
+  std::string digest, report_key, review_doc;
+  std::string cwd;  ///< the files' paths are the plan's, relative to this folder where not absolute
+  int64_t removals = -1;
+  int64_t total = 0;
+  std::vector<std::pair<std::string, std::string>> files;  ///< path, sha256
+};
+
+std::string format_stamp(const PlanStamp& st) {
+  std::string s = "ghx plan stamp 1\ndigest " + st.digest + "\nremovals " + std::to_string(st.removals) + "\ntotal " +
+                  std::to_string(st.total) + "\nreport_key " + st.report_key + "\nreview_doc " + st.review_doc + "\ncwd " + st.cwd + "\n";
+  for (const auto& [path, sha] : st.files) s += "file " + sha + " " + path + "\n";
+  return s;
+}
+
+std::optional<PlanStamp> parse_stamp(const std::string& text) {
+  PlanStamp st;
+  size_t at = 0;
+  int line_no = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) return std::nullopt;
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    const size_t sp = line.find(' ');
+    const std::string word = line.substr(0, sp);
+    const std::string rest = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (line_no++ == 0) {
+      if (line != "ghx plan stamp 1") return std::nullopt;
+    } else if (word == "digest") st.digest = rest;
+    else if (word == "removals") st.removals = std::strtoll(rest.c_str(), nullptr, 10);
+    else if (word == "total") st.total = std::strtoll(rest.c_str(), nullptr, 10);
+    else if (word == "report_key") st.report_key = rest;
+    else if (word == "review_doc") st.review_doc = rest;
+    else if (word == "cwd") st.cwd = rest;
+    else if (word == "file" && rest.size() > 65 && rest[64] == ' ') st.files.emplace_back(rest.substr(65), rest.substr(0, 64));
+    else return std::nullopt;
+  }
+  if (st.digest.empty() || st.report_key.empty() || st.review_doc.empty() || st.cwd.empty() || st.removals < 0 ||
+      st.total <= 0)
+    return std::nullopt;
+  return st;
 }
 
 /// Writes the report folder of report step `ri` from its cached result, as a whole; leaves it
@@ -145,7 +237,17 @@ std::string write_report_folder(const Prepared& p, uint32_t ri, const std::strin
 
 }  // namespace
 
+void keep_plan_until_exit(Prepared& p) {
+  static auto* kept = new std::vector<plan::Plan*>;  // never destroyed: reachable, no leak to checkers
+  kept->push_back(new plan::Plan(std::move(p.plan)));
+}
+
 std::string default_out(const dsl::Review& r) { return "reports/" + r.name + "-v" + r.version; }
+
+namespace {
+Prepared prepare(dsl::Review review, std::unique_ptr<cache::Cache> cache, const backends::BackendOptions& b,
+                 std::ostream& err, const std::string& cache_dir);
+}  // namespace
 
 std::optional<dsl::Review> load_review(const std::string& path, std::ostream& err, const std::string& what) {
   dsl::Diagnostics d;
@@ -235,17 +337,56 @@ Prepared prepare(const std::string& experiment, const std::string& cache_dir, co
                  std::ostream& err) {
   std::optional<dsl::Review> r = load_review(experiment, err);
   if (!r) throw Refused{2};
-  identify_server_checkpoints(*r, b, err);
-  auto cache = cache::Cache::open(cache_dir);
-  std::optional<plan::Plan> p = plan_review(*r, cache.get(), err);
+  return prepare(std::move(*r), nullptr, b, err, cache_dir);
+}
+
+Prepared prepare(dsl::Review review, std::unique_ptr<cache::Cache> cache, const backends::BackendOptions& b,
+                 std::ostream& err) {
+  return prepare(std::move(review), std::move(cache), b, err, "");
+}
+
+namespace {
+Prepared prepare(dsl::Review review, std::unique_ptr<cache::Cache> cache, const backends::BackendOptions& b,
+                 std::ostream& err, const std::string& cache_dir) {
+  identify_server_checkpoints(review, b, err);
+  if (!cache) cache = cache::Cache::open(cache_dir);
+  std::optional<plan::Plan> p = plan_review(review, cache.get(), err);
   if (!p) throw Refused{2};
-  return Prepared{std::move(*r), std::move(cache), std::move(*p)};
+  return Prepared{std::move(review), std::move(cache), std::move(*p)};
+}
+}  // namespace
+
+std::optional<RunResult> unchanged_run(const dsl::Review& r, cache::Cache& cache, const RunRequest& req) {
+  if (!shortcut_allowed(r, req)) return std::nullopt;
+  const std::string out_dir = req.out.empty() ? default_out(r) : req.out;
+  std::optional<PlanStamp> st = parse_stamp(cache.plan_stamp(run_id(r, out_dir)));
+  if (!st || st->digest != plan_digest(r) || st->cwd != absolute_path(".") || st->removals != cache.done_removals())
+    return std::nullopt;
+  plan::FileHasher hasher(&cache);
+  for (const auto& [path, sha] : st->files) {
+    try {
+      if (hasher.sha256(path) != sha) return std::nullopt;
+    } catch (const std::exception&) {
+      return std::nullopt;  // the full run says what is wrong with it
+    }
+  }
+  const std::string abs_out = absolute_path(out_dir);
+  const std::string folder = cache.report_stamp(abs_out);
+  if (folder.empty() ||
+      folder != report_stamp_head(st->report_key, st->review_doc, report::templates_dir()) + util::tree_listing(abs_out))
+    return std::nullopt;
+  RunResult res;
+  res.summary.total = res.summary.cached = st->total;
+  res.report_path = out_dir;
+  res.planned = false;
+  return res;
 }
 
 RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   RunResult res;
   if (req.shard.active()) res.shard = plan::shard_of(p.plan, req.shard);
   const std::vector<bool>* only = res.shard ? &res.shard->mine : nullptr;
+  const int64_t removals = p.cache->done_removals();  // before the done keys: see below
   const auto done = p.cache->done_keys();  // what this run need not do, read once
   const int jobs = probe_servers(p, done, only, req.backends, req.jobs, err);
   const std::string out_dir = req.out.empty() ? default_out(p.review) : req.out;
@@ -299,6 +440,29 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
       std::string written = write_report_folder(p, ri, out_dir, templates, err);
       if (!written.empty()) res.report_path = written;
     }
+  // A complete run leaves the record unchanged_run() reads: every step done (then or before),
+  // the report folder stamped. The count of removed results is the one read before the done
+  // keys, so a result removed while this run went on makes the record stale, never wrong.
+  if (!remote && sum.failed == 0 && !sum.interrupted && sum.skipped == 0 && sum.storage_error.empty() &&
+      sum.executed + sum.cached + sum.elsewhere == sum.total && p.plan.report_steps.size() == 1 &&
+      !res.report_path.empty() && shortcut_allowed(p.review, req) && removals >= 0) {
+    PlanStamp st;
+    st.digest = plan_digest(p.review);
+    st.removals = removals;
+    st.total = sum.total;
+    st.report_key = p.plan.steps[p.plan.report_steps[0]].key.hex();
+    st.review_doc = review_doc_hash(p);
+    st.cwd = absolute_path(".");
+    bool plain = st.cwd.find('\n') == std::string::npos;
+    for (const auto& [path, sha] : p.plan.file_sha256) {
+      plain &= path.find('\n') == std::string::npos && sha.size() == 64;
+      st.files.emplace_back(path, sha);
+    }
+    const std::string abs_out = absolute_path(out_dir);
+    if (plain && p.cache->report_stamp(abs_out) == report_stamp_head(p, p.plan.report_steps[0], templates) +
+                                                      util::tree_listing(abs_out))
+      p.cache->set_plan_stamp(run_id(p.review, out_dir), format_stamp(st));
+  }
   if (!sum.storage_error.empty()) {
     // One message for the cause; the steps it failed are not the steps' fault.
     err << "ghx: error: cache " << p.cache->dir() << " cannot store results: " << sum.storage_error

@@ -53,8 +53,15 @@ struct Prepared {
   std::unique_ptr<cache::Cache> cache;
   plan::Plan plan;
 };
+/// For a command about to exit: moves the plan out of `p` into memory that is never freed (the
+/// cache is left in `p`, to be closed as usual). Freeing 100k steps one by one costs a no-op run
+/// about 3% of its time; the process ending frees them at once.
+void keep_plan_until_exit(Prepared& p);
 /// `ghx plan` and `ghx run`'s first half. Throws Refused.
 Prepared prepare(const std::string& experiment, const std::string& cache_dir, const backends::BackendOptions& b,
+                 std::ostream& err);
+/// The same for a review loaded (load_review) and a cache opened.
+Prepared prepare(dsl::Review review, std::unique_ptr<cache::Cache> cache, const backends::BackendOptions& b,
                  std::ostream& err);
 
 struct RunRequest {
@@ -79,6 +86,8 @@ struct RunResult {
   std::optional<plan::Shard> shard;  ///< the shard's part, when RunRequest::shard was given
   std::optional<cache::RemoteStats> remote;  ///< what the remote cache did, when one was used
   std::string remote_url;
+  /// False when unchanged_run() answered: nothing was planned or read but the run's record.
+  bool planned = true;
   /// 0 done; 1 some steps failed; 130 interrupted.
   int exit_code() const { return summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0; }
 };
@@ -86,6 +95,16 @@ struct RunResult {
 /// Runs what the cache does not hold and writes the report folder as a whole (util::replace_dir).
 /// Throws Refused (no endpoint answers, --out is not a report folder) before any step runs.
 RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err);
+
+/// `ghx run`'s shortcut (docs/performance.md): the result of `r`'s last complete run as the
+/// cache recorded it, when it still holds: the same ghx and numerics, the same inputs (every file
+/// the review was loaded from, every path it checked and folder it listed, every file it hashed:
+/// unchanged), no stored result deleted or changed since (the cache counts them, by trigger), and
+/// the report folder as that run left it. Running the plan would then do nothing, so it is not
+/// made: the result is the summary a full run with nothing to do gives. nullopt whenever any of
+/// it is not known to hold, and for shards, a remote cache, import backends, checkpoints a server
+/// identifies, or GHX_RUN_SHORTCUT=0: then run as usual. Never: writes anything.
+std::optional<RunResult> unchanged_run(const dsl::Review& r, cache::Cache& cache, const RunRequest& req);
 
 /// reports/<name>-v<version>
 std::string default_out(const dsl::Review& r);

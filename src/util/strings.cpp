@@ -5,6 +5,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <mutex>
+#include <vector>
+
+#include <xxhash.h>
 
 #include <openssl/evp.h>
 
@@ -149,5 +153,68 @@ std::string human_duration(double s) {
   else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
   return buf;
 }
+
+namespace {
+std::string* g_intern_blocks[k_intern_max_blocks];
+uint32_t local_intern_id(std::string_view s);
+detail::InternTable g_local_table{g_intern_blocks, &local_intern_id};
+}  // namespace
+
+namespace detail {
+InternTable* intern_table = &g_local_table;
+}  // namespace detail
+
+void* interning_handle() { return detail::intern_table; }
+void adopt_interning(void* handle) { detail::intern_table = static_cast<detail::InternTable*>(handle); }
+
+uint32_t intern_id(std::string_view s) { return detail::intern_table->id_of(s); }
+
+namespace {
+
+uint32_t local_intern_id(std::string_view s) {
+  // Open addressing with linear probing over a power-of-two table (at most half full), keyed by
+  // XXH3: planning interns two strings per parameter, a few million lookups at 1M steps. The
+  // strings live in blocks of k_intern_block that never move, so interned() reads without a lock.
+  struct Pool {
+    std::mutex mu;
+    std::vector<std::pair<uint64_t, uint32_t>> slots = std::vector<std::pair<uint64_t, uint32_t>>(1024);  // id + 1
+    uint32_t used = 0;
+  };
+  static Pool* pool = new Pool;  // never destroyed: static objects may hold interned strings
+  const uint64_t h = XXH3_64bits(s.data(), s.size());
+  std::lock_guard<std::mutex> lock(pool->mu);
+  size_t mask = pool->slots.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const auto& [sh, id1] = pool->slots[i];
+    if (!id1) break;
+    if (sh == h && interned(id1 - 1) == s) return id1 - 1;
+  }
+  const uint32_t id = pool->used;
+  if (id / k_intern_block >= k_intern_max_blocks) throw Error("too many distinct strings in one plan");
+  std::string*& block = g_intern_blocks[id / k_intern_block];
+  if (!block) block = new std::string[k_intern_block];
+  block[id % k_intern_block].assign(s.data(), s.size());
+  if (2 * (pool->used + 1) > pool->slots.size()) {
+    std::vector<std::pair<uint64_t, uint32_t>> bigger(pool->slots.size() * 2);
+    const size_t m = bigger.size() - 1;
+    for (const auto& e : pool->slots)
+      if (e.second) {
+        size_t i = e.first & m;
+        while (bigger[i].second) i = (i + 1) & m;
+        bigger[i] = e;
+      }
+    pool->slots.swap(bigger);
+    mask = m;
+  }
+  size_t i = h & mask;
+  while (pool->slots[i].second) i = (i + 1) & mask;
+  pool->slots[i] = {h, id + 1};
+  ++pool->used;
+  return id;
+}
+
+}  // namespace
+
+const std::string& intern(std::string_view s) { return interned(intern_id(s)); }
 
 }  // namespace ghx::util

@@ -218,7 +218,7 @@ TEST_CASE("a1111: LoRA use is checked against the image's Lora hashes", "[a1111]
                                        ", ab: 0123456789ab, extra: 00000000aaaa\", Size: 8x8",
                                 file_hash) == "");
   s.params.pop_back();
-  s.params[0].second = "no tags at all";
+  s.params.set(0, "no tags at all");
   CHECK(backends::a1111_check_loras(s, "", file_hash) == "");
   CHECK(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Size: 8x8", file_hash) == "");
   CHECK_THAT(backends::a1111_check_loras(s, "a\nSteps: 20, Seed: 1, Lora hashes: \"extra: 00000000aaaa\"", file_hash),

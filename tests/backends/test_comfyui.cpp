@@ -331,12 +331,12 @@ TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoi
   // without a server list: <tag>.safetensors
   CHECK(backends::fill_comfyui_workflow(t, s)["10"]["inputs"]["lora_name"] == "Moxin_10.safetensors");
   // no tags: the template exactly as before
-  s.params[1].second = "boat";
+  s.params.set(1, "boat");
   json plain = backends::fill_comfyui_workflow(t, s, &files);
   CHECK(plain.size() == t.size());
   CHECK(plain["3"]["inputs"]["model"] == json::array({"4", 0}));
   // a template whose checkpoint loader cannot be found (or is not one) cannot take LoRAs
-  s.params[1].second = "boat <lora:ink>";
+  s.params.set(1, "boat <lora:ink>");
   json two = t;
   two["40"] = t["4"];
   CHECK_THROWS_WITH(backends::fill_comfyui_workflow(two, s, &files), Catch::Contains("exactly one CheckpointLoaderSimple") &&

@@ -67,7 +67,7 @@ TEST_CASE("the registry: every backend a review may name has its executor", "[ba
   CHECK(synth.device() == "synthetic");
   const plan::Step ok = step("c", "p", "3");
   plan::Step bad = step("c", "p", "3");
-  bad.params[9].second = "not a number";  // height
+  bad.params.set(9, "not a number");  // height
   std::vector<exec::Job> jobs(2);
   jobs[0].step = &ok;
   jobs[1].step = &bad;

@@ -2,6 +2,7 @@
 // and the cache usable again (the damaged row dropped, the report recomputed the same).
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -65,7 +66,11 @@ TEST_CASE("run on a malformed ghx.db: one error naming the database, never an in
   const size_t len = all_after_first ? good.size() - start : 4096;
   bad.replace(start, len, std::string(len, 'A'));
   test::write_text(t / "cache/ghx.db", bad);
+  // A run with nothing new answers from its record and reads no step row (run/run.h
+  // unchanged_run); a run that reads them (one with work to do) is what this checks.
+  ::setenv("GHX_RUN_SHORTCUT", "0", 1);
   test::CommandResult r = run(t);
+  ::unsetenv("GHX_RUN_SHORTCUT");
   const std::string err = test::read_text(t / "err.txt");
   INFO(err);
   CHECK(r.code == 2);

@@ -280,8 +280,8 @@ class FakeStore : public cache::StepStore {
   std::string full;                            ///< put() throws this once set: a full disk
   int puts = 0, claims = 0, releases = 0;
 
-  std::unordered_set<plan::StepKey, plan::StepKeyHash> done_keys() override {
-    std::unordered_set<plan::StepKey, plan::StepKeyHash> s;
+  plan::KeySet done_keys() override {
+    plan::KeySet s;
     for (const auto& [hex, bytes] : done) {
       plan::StepKey k;
       REQUIRE(plan::StepKey::from_hex(hex, &k));
