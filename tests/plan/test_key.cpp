@@ -184,3 +184,50 @@ TEST_CASE("a key's hex reads back with Digest128::from_hex", "[plan][key]") {
   CHECK_FALSE(util::Digest128::from_hex("g" + hex.substr(1), &back));
   CHECK_FALSE(util::Digest128::from_hex("", &back));
 }
+
+TEST_CASE("Params: interned names and values read back in order; equal params compare equal", "[plan][key]") {
+  plan::Params p = {{"prompt", "a cat"}, {"seed", "7"}};
+  p.emplace_back("prompt", std::string("a cat, ") + "again");  // a repeated name, a built value
+  REQUIRE(p.size() == 3);
+  std::vector<std::string> seen;
+  for (const auto& [n, v] : p) seen.push_back(n + "=" + v);
+  CHECK(seen == std::vector<std::string>{"prompt=a cat", "seed=7", "prompt=a cat, again"});
+  CHECK(p[1].second == "7");
+  CHECK(&p[0].first == &p[2].first);  // one copy of "prompt"
+  CHECK(&util::intern("a cat") == &p[0].second);
+  plan::Params q = {{"prompt", "a cat"}, {"seed", "7"}, {"prompt", "a cat, again"}};
+  CHECK(p == q);
+  q.set(1, "8");
+  CHECK(p != q);
+  CHECK(q[1].second == "8");
+  CHECK(plan::step_key(plan::StepKind::generate, p, {}) != plan::step_key(plan::StepKind::generate, q, {}));
+  q.pop_back();
+  CHECK(q.size() == 2);
+  CHECK(util::interned(util::intern_id("")) == "");
+}
+
+TEST_CASE("KeySet: every key inserted is found, no other; growth keeps them; the zero key too", "[plan][key]") {
+  plan::KeySet s;
+  CHECK(s.empty());
+  std::vector<plan::StepKey> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back(key_of({{"i", std::to_string(i)}}));
+  for (size_t i = 0; i < keys.size(); i += 2) CHECK(s.insert(keys[i]));
+  CHECK_FALSE(s.insert(keys[0]));  // already there
+  CHECK(s.size() == 2500);
+  size_t found = 0, wrong = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i % 2 == 0) found += s.count(keys[i]);
+    else wrong += s.count(keys[i]);
+  }
+  CHECK(found == 2500);
+  CHECK(wrong == 0);
+  CHECK(s.count(plan::StepKey{}) == 0);
+  CHECK(s.insert(plan::StepKey{}));
+  CHECK(s.count(plan::StepKey{}) == 1);
+  CHECK(s.size() == 2501);
+  plan::KeySet r;
+  r.reserve(100);
+  for (int i = 0; i < 100; ++i) r.insert(keys[i]);
+  CHECK(r.size() == 100);
+  CHECK(r.count(keys[99]) == 1);
+}
