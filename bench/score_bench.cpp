@@ -49,6 +49,42 @@ using Clock = std::chrono::steady_clock;
 constexpr double k_min_timed_s = 1.0;  // work shorter than this is repeated (both sides)
 namespace m = ghx::models;
 
+// Floating-point operations per item (a multiply-add is 2), counting the useful work only.
+// VGG19 features[:29] (conv1_1 .. conv5_1, 3x3, padding 1; 2x2 pools after convs 2, 4, 8, 12):
+// the convolutions and the Gram matrices of the ghostreview layers (conv1_1, 2_1, 3_1, 4_1, 5_1).
+double vgg19_flops(int h, int w) {
+  const int cout[13] = {64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512};
+  const bool pool_after[13] = {false, true, false, true, false, false, false, true, false, false, false, true, false};
+  const bool gram[13] = {true, false, true, false, true, false, false, false, true, false, false, false, true};
+  double macs = 0;
+  int cin = 3;
+  double hw = static_cast<double>(h) * w;
+  for (int i = 0; i < 13; ++i) {
+    macs += hw * cin * cout[i] * 9;
+    if (gram[i]) macs += static_cast<double>(cout[i]) * cout[i] * hw;
+    cin = cout[i];
+    if (pool_after[i]) hw /= 4;
+  }
+  return 2 * macs;
+}
+
+// A pre-LN transformer tower over n tokens: QKV and output projections, the MLP, attention.
+double tower_flops(const m::ClipTowerConfig& t, double n) {
+  const double wd = t.width, mlp = t.mlp > 0 ? t.mlp : 4.0 * t.width;
+  return 2 * t.layers * (4 * n * wd * wd + 2 * n * wd * mlp + 2 * n * n * wd);
+}
+
+double clip_image_flops(const m::ClipConfig& c) {
+  const double patches = static_cast<double>(c.image_size / c.patch_size) * (c.image_size / c.patch_size);
+  const double embed = 2 * patches * 3.0 * c.patch_size * c.patch_size * c.vision.width;
+  return embed + tower_flops(c.vision, patches + 1) + 2.0 * c.vision.width * c.projection_dim;
+}
+
+// Per text: its tokens up to and with the end token (the padding ghx adds is not counted).
+double clip_text_flops(const m::ClipConfig& c, double tokens) {
+  return tower_flops(c.text, tokens) + 2.0 * c.text.width * c.projection_dim;
+}
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 long vm_hwm_kb() {
@@ -127,7 +163,7 @@ std::vector<typename std::iterator_traits<It>::value_type> slice(It b, It e) {
 
 int main(int argc, char** argv) {
   if (argc < 4 || argc > 5) {
-    std::cerr << "usage: ghx_bench_score DIR style|clip_preprocess|clip_image|clip_text|head THREADS [RESULTS]\n";
+    std::cerr << "usage: ghx_bench_score DIR style|clip_preprocess|clip_image|clip_text|head|gemm THREADS [RESULTS]\n";
     return 2;
   }
   const std::string dir = argv[1], metric = argv[2], results_path = argc == 5 ? argv[4] : "";
@@ -143,6 +179,7 @@ int main(int argc, char** argv) {
     const json& w = man["weights"];
 
     std::size_t items = 0;
+    double flops = 0;  // per run of `work`
     std::function<void()> warm, work, collect = [] {};  // collect: outputs -> results, untimed
     std::vector<double> results;
     std::vector<m::ImageEmbedding> image_out;
@@ -160,7 +197,27 @@ int main(int argc, char** argv) {
     std::vector<int32_t> eot;
     m::ClipConfig clip_cfg;
 
-    if (metric == "style") {
+    if (metric == "gemm") {
+      // The peak the models' rates are read against: libtorch's own float32 GEMM, same threads.
+      torch_threads = m::set_torch_threads(threads);
+      const int n = 2048;
+      rusage g0{}, g1{};
+      getrusage(RUSAGE_SELF, &g0);
+      const double c0 = cpu_busy_s();
+      const auto s0 = Clock::now();
+      const double blas = m::gemm_gflops(n, 2.0, false), onednn = m::gemm_gflops(n, 2.0, true);
+      const double gflops = std::max(blas, onednn);
+      const double secs = since(s0), c1 = cpu_busy_s();
+      getrusage(RUSAGE_SELF, &g1);
+      const double own = tv_s(g1.ru_utime) - tv_s(g0.ru_utime) + tv_s(g1.ru_stime) - tv_s(g0.ru_stime);
+      std::cout << json({{"side", "ghx"}, {"metric", "gemm"}, {"threads", torch_threads}, {"n", n},
+                         {"gflops", gflops}, {"gflops_blas", blas}, {"gflops_onednn", onednn}, {"items", 1}, {"seconds", secs}, {"items_per_s", gflops},
+                         {"peak_mb", peak_rss_kb() / 1024.0}, {"others_cores", std::max(0.0, (c1 - c0) - own) / secs},
+                         {"torch", m::torch_description()}, {"blas", blas_library()}})
+                       .dump()
+                << std::endl;
+      return 0;
+    } else if (metric == "style") {
       torch_threads = m::set_torch_threads(threads);
       vgg = m::Vgg19Style::load(at(w["vgg19"]));
       // Decoded and in RGB before the clock, as exec/scoring.cpp's prepare_for_vgg hands them
@@ -172,6 +229,8 @@ int main(int argc, char** argv) {
           (std::string(key) == "images" ? images : targets).push_back(rgb);
         }
       items = images.size() + targets.size();
+      for (const auto* set : {&images, &targets})
+        for (const cv::Mat& im : *set) flops += vgg19_flops(im.rows, im.cols);
       warm = [&] { vgg->grams(slice(images.begin(), images.begin() + std::min<std::size_t>(4, images.size()))); };
       work = [&] {
         const std::vector<m::GramSet> gi = vgg->grams(images), gt = vgg->grams(targets);
@@ -201,6 +260,7 @@ int main(int argc, char** argv) {
         for (const auto& p : man["clip"]["images"])
           pixels.push_back(m::clip_preprocess(read_bgr(at(p)), clip_cfg.image_size, clip_cfg.mean, clip_cfg.std));
         items = pixels.size();
+        flops = static_cast<double>(items) * clip_image_flops(clip_cfg);
         warm = [&] { clip->encode_images(slice(pixels.begin(), pixels.begin() + std::min<std::size_t>(2, pixels.size()))); };
         work = [&] { image_out = clip->encode_images(pixels); };
         collect = [&] {
@@ -213,6 +273,7 @@ int main(int argc, char** argv) {
         eot = read_raw<int32_t>(at(t["eot"]), n);
         for (std::size_t i = 0; i < n; ++i) ids.emplace_back(flat.begin() + i * ctx, flat.begin() + (i + 1) * ctx);
         items = n;
+        for (int32_t e : eot) flops += clip_text_flops(clip_cfg, static_cast<double>(e) + 1);
         warm = [&] {
           clip->encode_texts(slice(ids.begin(), ids.begin() + 2), slice(eot.begin(), eot.begin() + 2));
         };
@@ -262,6 +323,7 @@ int main(int argc, char** argv) {
                 {"repeats", repeats},
                 {"seconds", seconds},
                 {"items_per_s", static_cast<double>(items * repeats) / seconds},
+                {"gflops", flops > 0 ? json(flops * static_cast<double>(repeats) / seconds / 1e9) : json(nullptr)},
                 {"load_s", load_s},
                 {"peak_mb", peak_rss_kb() / 1024.0},
                 {"fwd_peak_mb", fwd_peak > 0 ? json(fwd_peak / 1024.0) : json(nullptr)},

@@ -706,12 +706,39 @@ def report(args):
                            f"{f(med(g, 'peak_mb'))} | {f(med(p, 'peak_mb'))} | "
                            f"{f(med(g, 'fwd_peak_mb'))} / {f(med(p, 'fwd_peak_mb'))} |")
         out.append("")
+    # Achieved GFLOP/s (useful work only: no padding) against libtorch's own float32 GEMM on the
+    # same threads, measured in the same run (ghx_bench_score gemm: 2048^3 products, best of 2 s
+    # each through BLAS and through oneDNN; the peak is the higher).
+    if any(r["metric"] == "gemm" for r in runs):
+        out.append("## Near the hardware's limit: achieved GFLOP/s against the GEMM peak")
+        out.append("")
+        out.append("| threads | GEMM GFLOP/s: BLAS (at::mm) / oneDNN (1x1 conv) | peak | VGG19 (style) GFLOP/s | % of peak "
+                   "| CLIP image GFLOP/s | % of peak | CLIP text GFLOP/s | % of peak |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for t in sorted({r["threads"] for r in runs}, reverse=True):
+            peak = med(by.get(("gemm", t, "ghx"), []), "gflops")
+            if not peak:
+                continue
+            gr = by.get(("gemm", t, "ghx"), [])
+            cells = [f"{t}", f"{f(med(gr, 'gflops_blas'))} / {f(med(gr, 'gflops_onednn'))}", f(peak)]
+            for m in ("style", "clip_image", "clip_text"):
+                g = med(by.get((m, t, "ghx"), []), "gflops")
+                cells += [f(g), "-" if g is None else f"{100 * g / peak:.0f}%"]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        out.append("FLOPs per item (a multiply-add counts 2): VGG19 features[:29] convolutions at the "
+                   "image's size and the Gram matrices of the ghostreview layers; CLIP towers: the QKV, "
+                   "output and MLP projections and attention over the tokens that carry the input "
+                   "(patches + class token; a prompt's tokens up to its end token, not ghx's padding), "
+                   "plus the patch embedding and the final projection.")
+        out.append("")
     out.append("## Every side, in detail (medians; items/s min..max over the runs)")
     out.append("")
     out.append("| threads | metric | side | runs used / done | items/s | min..max | timed s | user s "
                "| sys s | sys % | CPU s / item | minor faults | others' cores | load s |")
     out.append("|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for (m, t, side), rs in sorted(by.items(), key=lambda kv: (-kv[0][1], order.index(kv[0][0]), kv[0][2])):
+    for (m, t, side), rs in sorted(((k, v) for k, v in by.items() if k[0] in order),
+                                   key=lambda kv: (-kv[0][1], order.index(kv[0][0]), kv[0][2])):
         ips = [r["items_per_s"] for r in rs]
         u, sy = med(rs, "user_s"), med(rs, "sys_s")
         out.append(f"| {t} | {m} | {side} | {len(rs)} / {len(every[(m, t, side)])} | "

@@ -11,6 +11,8 @@
 #   clip_text        CLIP text embeddings of M prompts of 5..40 tokens (PyTorch: batches of 8,
 #                    padded to the batch's longest prompt, as HF's processor with padding=True)
 #   head             improved-aesthetic-predictor head on K embeddings (PyTorch: batches of 8)
+#   (and, once per rep and thread count, libtorch's float32 GEMM rate on 2048^3 products: the
+#   peak the achieved GFLOP/s of VGG19, CLIP image and CLIP text are read against)
 # Weights are full-size and random (written once per run by score_bench.py prepare into
 # bench/out/: torchvision vgg19 features with torch.manual_seed(0); CLIP ViT-L/14 in the HF
 # layout with its config.json, or ViT-B/32 with --clip-arch vit-b-32 or when the disk is short);
@@ -151,6 +153,8 @@ PYEOF
 rm -f "$OUT"/results/*.f64
 for t in $THREADS; do
   for rep in $(seq 1 "$REPS"); do
+    # The GEMM peak of these threads, for the GFLOP/s table (ghx_bench_score gemm).
+    run_side ghx gemm "$t" "$rep"
     for metric in $METRICS; do
       sides="ghx pytorch"
       [ "$metric" = style ] && sides="ghx pytorch pytorch_cl"

@@ -343,38 +343,44 @@ int64_t Cache::done_removals() {
   return q.executeStep() ? q.getColumn(0).getInt64() : -1;
 }
 
+namespace {
+
+// The stamp tables (plan_stamps, report_stamps): one text per key.
+std::string read_stamp(SQLite::Database& db, const char* select, const std::string& key) {
+  SQLite::Statement q(db, select);
+  q.bind(1, key);
+  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+}
+
+void write_stamp(SQLite::Database& db, const char* replace, const std::string& key, const std::string& stamp) {
+  SQLite::Statement q(db, replace);
+  q.bind(1, key);
+  q.bind(2, stamp);
+  WriteTx tx(db);
+  q.exec();
+  tx.commit();
+}
+
+}  // namespace
+
 std::string Cache::plan_stamp(const std::string& run) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, "SELECT stamp FROM plan_stamps WHERE run = ?");
-  q.bind(1, run);
-  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  return read_stamp(*m_db, "SELECT stamp FROM plan_stamps WHERE run = ?", run);
 }
 
 void Cache::set_plan_stamp(const std::string& run, const std::string& stamp) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, "INSERT OR REPLACE INTO plan_stamps(run, stamp) VALUES (?, ?)");
-  q.bind(1, run);
-  q.bind(2, stamp);
-  WriteTx tx(*m_db);
-  q.exec();
-  tx.commit();
+  write_stamp(*m_db, "INSERT OR REPLACE INTO plan_stamps(run, stamp) VALUES (?, ?)", run, stamp);
 }
 
 std::string Cache::report_stamp(const std::string& dir) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, "SELECT stamp FROM report_stamps WHERE dir = ?");
-  q.bind(1, dir);
-  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  return read_stamp(*m_db, "SELECT stamp FROM report_stamps WHERE dir = ?", dir);
 }
 
 void Cache::set_report_stamp(const std::string& dir, const std::string& stamp) {
   std::lock_guard<std::mutex> lock(m_mu);
-  SQLite::Statement q(*m_db, "INSERT OR REPLACE INTO report_stamps(dir, stamp) VALUES (?, ?)");
-  q.bind(1, dir);
-  q.bind(2, stamp);
-  WriteTx tx(*m_db);
-  q.exec();
-  tx.commit();
+  write_stamp(*m_db, "INSERT OR REPLACE INTO report_stamps(dir, stamp) VALUES (?, ?)", dir, stamp);
 }
 
 Stats Cache::stats() {

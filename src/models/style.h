@@ -64,5 +64,10 @@ std::string write_tiny_vgg19(const std::string& dir);
 int set_torch_threads(int n);
 /// "libtorch 1.13.1 (cpu)" and the like, for provenance.
 std::string torch_description();
+/// The float32 GEMM rate (GFLOP/s) libtorch reaches here on the threads in force: the best of
+/// repeated n x n by n x n products over at least `min_seconds` (the peak bench/score_bench.sh
+/// reads the models' rates against). `onednn`: the same product as a 1x1 convolution in
+/// channels_last, which libtorch hands to oneDNN (as VGG19's convolutions); else at::mm (BLAS).
+double gemm_gflops(int n, double min_seconds, bool onednn);
 
 }  // namespace ghx::models

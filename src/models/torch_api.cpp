@@ -61,4 +61,8 @@ int set_torch_threads(int n) { return need(torch_api().set_threads, "thread cont
 
 std::string torch_description() { return need(torch_api().describe, "version")(); }
 
+double gemm_gflops(int n, double min_seconds, bool onednn) {
+  return need(torch_api().gemm_gflops, "GEMM timing")(n, min_seconds, onednn);
+}
+
 }  // namespace ghx::models

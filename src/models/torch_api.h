@@ -16,7 +16,7 @@
 namespace ghx::models {
 
 /// Bump when TorchApi changes; the module and ghx must agree.
-constexpr int k_torch_api_version = 1;
+constexpr int k_torch_api_version = 2;
 
 struct TorchApi {
   int version = k_torch_api_version;
@@ -25,6 +25,7 @@ struct TorchApi {
                                           const std::string& activation) = nullptr;
   int (*set_threads)(int n) = nullptr;
   std::string (*describe)() = nullptr;
+  double (*gemm_gflops)(int n, double min_seconds, bool onednn) = nullptr;
 };
 
 /// The module's table, loading it on first use. Thread-safe.

@@ -11,6 +11,7 @@ extern "C" __attribute__((visibility("default"))) const ghx::models::TorchApi* g
     a.load_vgg19 = &Vgg19Style::load;
     a.set_threads = &set_torch_threads;
     a.describe = &torch_description;
+    a.gemm_gflops = &gemm_gflops;
     a.load_clip = &ClipModel::load;
     return a;
   }();

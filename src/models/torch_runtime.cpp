@@ -3,6 +3,9 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/conv2d.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/randn.h>
 
 #include <cstring>
 
@@ -11,11 +14,14 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/version.h>
 
 #include <c10/core/CPUAllocator.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -167,6 +173,33 @@ at::Device model_device() {
     throw Error("GHX_DEVICE=" + want + ": not a device (auto, cpu, cuda or cuda:N)");
   }();
   return dev;
+}
+
+double gemm_gflops(int n, double min_seconds, bool onednn) {
+  ensure_torch_threads();
+  c10::InferenceMode guard;
+  at::manual_seed(0);
+  // (n x n)(n x n): as a matrix product, or as n pixels (32 x n/32) of n channels through a 1x1
+  // convolution to n channels.
+  const int w = 32, h = std::max(1, n / w);
+  const at::Tensor a = onednn ? at::randn({1, n, h, w}).contiguous(at::MemoryFormat::ChannelsLast) : at::randn({n, n});
+  const at::Tensor b = onednn ? at::randn({n, n, 1, 1}).contiguous(at::MemoryFormat::ChannelsLast) : at::randn({n, n});
+  at::Tensor c = onednn ? at::Tensor() : at::empty({n, n});
+  auto once = [&] {
+    if (onednn) c = at::conv2d(a, b);
+    else at::mm_out(c, a, b);
+  };
+  once();  // warm-up: first-call allocations and kernel choice
+  const double flop = 2.0 * n * static_cast<double>(h) * w * n;
+  double best = 0, total = 0;
+  while (total < min_seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    once();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    total += s;
+    if (s > 0) best = std::max(best, flop / s / 1e9);
+  }
+  return best;
 }
 
 std::string torch_description() {

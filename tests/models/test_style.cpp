@@ -547,3 +547,11 @@ TEST_CASE("Vgg19Style: bad images are Errors; threads and provenance", "[models]
   REQUIRE(ghx::models::set_torch_threads(0) >= 1);
   REQUIRE_THAT(ghx::models::torch_description(), Contains("libtorch 1."));
 }
+
+TEST_CASE("gemm_gflops: the BLAS and the oneDNN product both run and give a rate", "[models][torch]") {
+  // What bench/score_bench.sh reads the models' GFLOP/s against; a tiny product here.
+  const double blas = ghx::models::gemm_gflops(64, 0.01, false), onednn = ghx::models::gemm_gflops(64, 0.01, true);
+  CHECK(blas > 0);
+  CHECK(onednn > 0);
+  CHECK(blas < 1e6);  // GFLOP/s, not FLOP/s
+}
