@@ -90,9 +90,13 @@ RemoteStore::RemoteStore(Cache& local, const std::string& url, double timeout_s)
 
 RemoteStore::~RemoteStore() = default;
 
-std::unique_ptr<RemoteStore> RemoteStore::open(Cache& local, const std::string& url, double timeout_s) {
+std::unique_ptr<StepStore> open_remote_store(Cache& local, const std::string& url, double timeout_s) {
   return std::make_unique<RemoteStore>(local, url, timeout_s);
 }
+
+bool remote_reachable(StepStore& remote, std::string* why) { return static_cast<RemoteStore&>(remote).reachable(why); }
+
+RemoteStats remote_stats(const StepStore& remote) { return static_cast<const RemoteStore&>(remote).stats(); }
 
 void RemoteStore::warn(const std::string& what) {
   std::lock_guard<std::mutex> lock(m_mu);

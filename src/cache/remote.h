@@ -40,8 +40,6 @@ class RemoteStore : public StepStore {
   /// `url`: "http://HOST:PORT/" or with a path prefix ("http://HOST/ghx/"). Throws ghx::Error
   /// for a URL that is not http(s)://HOST[:PORT][/PATH].
   RemoteStore(Cache& local, const std::string& url, double timeout_s = 30);
-  /// The same, made by the code that holds the class (ghx reaches it through src/heavy/heavy.h).
-  static std::unique_ptr<RemoteStore> open(Cache& local, const std::string& url, double timeout_s = 30);
   ~RemoteStore() override;
 
   /// One request to the server: false (and why) when nothing answers. Any HTTP status counts
@@ -78,5 +76,12 @@ class RemoteStore : public StepStore {
   bool m_warned = false;
   std::atomic<bool> m_down{false};  ///< it stopped answering: this run goes on without it
 };
+
+/// For code outside libghx_heavy.so (run/, through src/heavy/heavy.h), which must not name the
+/// class (its type information is the module's): a RemoteStore as a StepStore, and what the
+/// two members above give of one made by open_remote_store.
+std::unique_ptr<StepStore> open_remote_store(Cache& local, const std::string& url, double timeout_s = 30);
+bool remote_reachable(StepStore& remote, std::string* why);
+RemoteStats remote_stats(const StepStore& remote);
 
 }  // namespace ghx::cache

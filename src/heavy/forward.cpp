@@ -73,11 +73,11 @@ std::unique_ptr<ExecutorSet> ExecutorSet::builtin(Generators generators) {
 }  // namespace exec
 
 namespace cache {
-std::unique_ptr<RemoteStore> RemoteStore::open(Cache& local, const std::string& url, double timeout_s) {
+std::unique_ptr<StepStore> open_remote_store(Cache& local, const std::string& url, double timeout_s) {
   return api().open_remote(local, url, timeout_s);
 }
-bool RemoteStore::reachable(std::string* why) { return api().remote_reachable(*this, why); }
-RemoteStats RemoteStore::stats() const { return api().remote_stats(*this); }
+bool remote_reachable(StepStore& remote, std::string* why) { return api().remote_reachable(remote, why); }
+RemoteStats remote_stats(const StepStore& remote) { return api().remote_stats(remote); }
 }  // namespace cache
 
 namespace report {

@@ -57,10 +57,10 @@ struct HeavyApi {
   // exec/executor.h
   std::unique_ptr<exec::ExecutorSet> (*builtin_executors)(exec::Generators generators) = nullptr;
   // cache/remote.h
-  std::unique_ptr<cache::RemoteStore> (*open_remote)(cache::Cache& local, const std::string& url,
-                                                     double timeout_s) = nullptr;
-  bool (*remote_reachable)(cache::RemoteStore& remote, std::string* why) = nullptr;
-  cache::RemoteStats (*remote_stats)(const cache::RemoteStore& remote) = nullptr;
+  std::unique_ptr<cache::StepStore> (*open_remote)(cache::Cache& local, const std::string& url,
+                                                   double timeout_s) = nullptr;
+  bool (*remote_reachable)(cache::StepStore& remote, std::string* why) = nullptr;
+  cache::RemoteStats (*remote_stats)(const cache::StepStore& remote) = nullptr;
   // report/gallery.h, report/bundle.h
   size_t (*write_gallery)(const nlohmann::json& results, const std::string& out_dir,
                           const report::ImageSource& source, const std::string& previous) = nullptr;

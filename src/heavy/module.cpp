@@ -24,9 +24,9 @@ extern "C" __attribute__((visibility("default"))) const ghx::heavy::HeavyApi* gh
         &backends::match_import);
     a.import_summary = &backends::import_summary;
     a.builtin_executors = &exec::ExecutorSet::builtin;
-    a.open_remote = &cache::RemoteStore::open;
-    a.remote_reachable = [](cache::RemoteStore& r, std::string* why) { return r.reachable(why); };
-    a.remote_stats = [](const cache::RemoteStore& r) { return r.stats(); };
+    a.open_remote = &cache::open_remote_store;
+    a.remote_reachable = &cache::remote_reachable;
+    a.remote_stats = &cache::remote_stats;
     a.write_gallery = &report::write_gallery;
     a.compression_from_name = &report::compression_from_name;
     a.parse_compression = &report::parse_compression;

@@ -416,21 +416,22 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
   // which a run with nothing to do never loads.
   LazyExecutors executors([&] { return exec::ExecutorSet::builtin(backends::make_generators(req.backends)); });
   // A shared remote cache in front of the local one: steps it holds are fetched, not computed.
-  std::unique_ptr<cache::RemoteStore> remote;
+  // Held as a StepStore: the class is the module's (so are its type's details).
+  std::unique_ptr<cache::StepStore> remote;
   const std::string remote_url = !req.remote.empty() ? req.remote : p.review.cache_remote;
   if (!remote_url.empty()) {
-    remote = cache::RemoteStore::open(*p.cache, remote_url);
+    remote = cache::open_remote_store(*p.cache, remote_url);
     std::string why;
-    if (!remote->reachable(&why)) {
+    if (!cache::remote_reachable(*remote, &why)) {
       err << "ghx: warning: remote cache " << remote_url << " does not answer (" << why
           << "): running without it\n";
       remote.reset();
     }
   }
-  cache::StepStore& store = remote ? static_cast<cache::StepStore&>(*remote) : *p.cache;
+  cache::StepStore& store = remote ? *remote : static_cast<cache::StepStore&>(*p.cache);
   res.summary = exec::run_plan(p.plan, store, executors, opts);
   if (remote) {
-    res.remote = remote->stats();
+    res.remote = cache::remote_stats(*remote);
     res.remote_url = remote_url;
   }
   const exec::RunSummary& sum = res.summary;
