@@ -460,7 +460,7 @@ RunResult run_review(Prepared& p, const RunRequest& req, std::ostream& err) {
       st.files.emplace_back(path, sha);
     }
     const std::string abs_out = absolute_path(out_dir);
-    if (plain && p.cache->report_stamp(abs_out) == report_stamp_head(p, p.plan.report_steps[0], templates) +
+    if (plain && p.cache->report_stamp(abs_out) == report_stamp_head(st.report_key, st.review_doc, templates) +
                                                       util::tree_listing(abs_out))
       p.cache->set_plan_stamp(run_id(p.review, out_dir), format_stamp(st));
   }
