@@ -29,6 +29,13 @@ for arg in "$@"; do
     *) echo "usage: scripts/setup.sh [--bench] [--test] [--fuzz] [--slurm]" >&2; exit 2 ;;
   esac
 done
+# An install that was interrupted (a killed session, a lost machine) leaves dpkg half done, and
+# every later apt-get refuses to run until it is finished: finish it first.
+if [ -n "$(dpkg --audit 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ]; then
+  echo "setup: finishing an interrupted package install (dpkg --configure -a)" >&2
+  $SUDO dpkg --configure -a
+  $SUDO apt-get install -f -y -qq >/dev/null
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
