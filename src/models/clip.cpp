@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "models/clip.h"
+#include "models/numerics.h"
 #include "models/torch_runtime.h"
 #include "models/torch_tensor.h"
 #include "models/weights.h"
@@ -111,7 +112,8 @@ class WeightReader {
 // images. The text tower's GEMMs have 16-80 rows, where oneDNN's per-call costs (layout
 // conversions, thread wake-ups under OMP_WAIT_POLICY=PASSIVE) made texts 40% slower: they stay on
 // OpenBLAS. Results differ from OpenBLAS's by float rounding only (~1e-6 relative) and are the
-// same bits run to run. GHX_DNNL=0 turns oneDNN off.
+// same bits run to run. GHX_DNNL=0 turns oneDNN off; so does a CPU without AVX-512, where
+// oneDNN's bits depended on the thread count and it was no faster (clip_linears_on_dnnl).
 struct Linear {
   at::Tensor w;  // [out, in]: an mkldnn tensor when dnnl, else dense
   at::Tensor b;  // [out] dense, or undefined
@@ -119,10 +121,7 @@ struct Linear {
 };
 
 bool use_dnnl() {
-  static const bool on = [] {
-    const char* e = std::getenv("GHX_DNNL");
-    return at::hasMKLDNN() && !(e && std::string(e) == "0");
-  }();
+  static const bool on = at::hasMKLDNN() && clip_linears_on_dnnl();
   return on;
 }
 

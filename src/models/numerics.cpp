@@ -1,5 +1,6 @@
 #include "models/numerics.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
@@ -46,6 +47,24 @@ std::string or_auto(const std::string& v) { return v.empty() ? "auto" : v; }
 
 }  // namespace
 
+bool dnnl_isa_thread_invariant(const std::string& isa, const std::string& dnnl_isa_cap) {
+  if (isa != "avx512") return false;
+  if (dnnl_isa_cap.empty()) return true;
+  std::string cap;
+  for (char ch : dnnl_isa_cap) cap += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return cap == "ALL" || cap.rfind("AVX512", 0) == 0 || cap.rfind("AVX10", 0) == 0;
+}
+
+bool clip_linears_on_dnnl() {
+  static const bool on = [] {
+    if (env("GHX_DNNL") == "0") return false;
+    std::string cap = env("ONEDNN_MAX_CPU_ISA");
+    if (cap.empty()) cap = env("DNNL_MAX_CPU_ISA");
+    return dnnl_isa_thread_invariant(cpu_isa(), cap);
+  }();
+  return on;
+}
+
 const std::string& planned_device_class() {
   static const std::string d = device_class();
   return d;
@@ -68,7 +87,7 @@ const std::string& numerics_key() {
     k += ";isa=" + isa;
     if (!aten.empty()) k += ";aten=" + aten;
     if (!dnnl_isa.empty()) k += ";dnnl_isa=" + dnnl_isa;
-    k += std::string(";dnnl=") + (env("GHX_DNNL") == "0" ? "off" : "on");
+    k += std::string(";dnnl=") + (clip_linears_on_dnnl() ? "on" : "off");
     k += ";openblas=" + or_auto(env("OPENBLAS_CORETYPE"));
     return k + extra;
   }();

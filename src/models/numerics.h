@@ -2,7 +2,7 @@
 // Every switch outside a model's weights and inputs that changes the bits it computes, as one
 // string for the keys of the steps that run a model (VGG19 and CLIP features, text features): the
 // libtorch version, the device class (GHX_DEVICE; auto = CUDA only with a CUDA libtorch and an
-// NVIDIA driver), TF32 on CUDA (GHX_TF32), oneDNN for CLIP's linear layers (GHX_DNNL), and the
+// NVIDIA driver), TF32 on CUDA (GHX_TF32), oneDNN for CLIP's linear layers (clip_linears_on_dnnl), and the
 // CPU kernel selectors: the CPU's vector ISA as ATen and oneDNN dispatch on it (capped by
 // ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) and OPENBLAS_CORETYPE, plus, when
 // set, the library overrides of fp32 behaviour (TF32 overrides, cuBLAS workspace, oneDNN fpmath
@@ -16,6 +16,17 @@ namespace ghx::models {
 /// "libtorch=1.13.0;device=cpu;isa=avx512;dnnl=on;openblas=auto", or with device=cuda
 /// ";tf32=off" in place of the CPU selectors. Read from the environment once per process.
 const std::string& numerics_key();
+
+/// Whether CLIP's image-tower linear layers run on oneDNN in this process: GHX_DNNL is not 0 and
+/// dnnl_isa_thread_invariant() holds for this CPU and the oneDNN ISA cap. Elsewhere they run on
+/// OpenBLAS, whose GEMM threads split the output, never a sum. The key's `dnnl=` says which.
+bool clip_linears_on_dnnl();
+
+/// oneDNN's fp32 GEMMs on AVX2 gave different bits with 1 and 2 threads (an AVX2 EPYC, the tiny
+/// CLIP's shapes), and were no faster than OpenBLAS at ViT-L/14's shapes there; its AVX-512
+/// kernels gave the same bits (tests/models/test_clip.cpp, on AVX-512 machines) and ran 1.45x
+/// faster. True only for "avx512" with no cap, or a cap of ALL or an AVX-512 (or AVX10) level.
+bool dnnl_isa_thread_invariant(const std::string& isa, const std::string& dnnl_isa_cap);
 
 /// "cpu" or "cuda": the device class numerics_key() names.
 const std::string& planned_device_class();
