@@ -1,9 +1,13 @@
 #include "models/numerics.h"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
+#include <thread>
 
 #include "models/torch_build.h"
 
@@ -55,6 +59,24 @@ bool dnnl_isa_thread_invariant(const std::string& isa, const std::string& dnnl_i
   return cap == "ALL" || cap.rfind("AVX512", 0) == 0 || cap.rfind("AVX10", 0) == 0;
 }
 
+int blas_threads() {
+  static const int n = [] {
+    // OpenBLAS's own order (its read_env.c), so that the count is the one it would take itself
+    for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+      const std::string v = env(name);
+      char* end = nullptr;
+      const long x = v.empty() ? 0 : std::strtol(v.c_str(), &end, 10);
+      if (x > 0 && end && *end == '\0') return static_cast<int>(std::min(x, 1024L));
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    const unsigned h = std::thread::hardware_concurrency();
+    return h > 0 ? static_cast<int>(h) : 1;
+  }();
+  return n;
+}
+
 bool clip_linears_on_dnnl() {
   static const bool on = [] {
     if (env("GHX_DNNL") == "0") return false;
@@ -89,6 +111,7 @@ const std::string& numerics_key() {
     if (!dnnl_isa.empty()) k += ";dnnl_isa=" + dnnl_isa;
     k += std::string(";dnnl=") + (clip_linears_on_dnnl() ? "on" : "off");
     k += ";openblas=" + or_auto(env("OPENBLAS_CORETYPE"));
+    k += ";blas_threads=" + std::to_string(blas_threads());
     return k + extra;
   }();
   return key;

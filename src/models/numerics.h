@@ -4,7 +4,8 @@
 // libtorch version, the device class (GHX_DEVICE; auto = CUDA only with a CUDA libtorch and an
 // NVIDIA driver), TF32 on CUDA (GHX_TF32), oneDNN for CLIP's linear layers (clip_linears_on_dnnl), and the
 // CPU kernel selectors: the CPU's vector ISA as ATen and oneDNN dispatch on it (capped by
-// ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) and OPENBLAS_CORETYPE, plus, when
+// ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA), OPENBLAS_CORETYPE and OpenBLAS's
+// thread count (blas_threads), plus, when
 // set, the library overrides of fp32 behaviour (TF32 overrides, cuBLAS workspace, oneDNN fpmath
 // mode, MKL's CBWR). One string for every model step: a switch that affects only CLIP re-keys
 // VGG19 too (safe, never stale). Known without loading libtorch (planning and no-op runs never
@@ -13,7 +14,7 @@
 
 namespace ghx::models {
 
-/// "libtorch=1.13.0;device=cpu;isa=avx512;dnnl=on;openblas=auto", or with device=cuda
+/// "libtorch=1.13.0;device=cpu;isa=avx512;dnnl=on;openblas=auto;blas_threads=2", or with device=cuda
 /// ";tf32=off" in place of the CPU selectors. Read from the environment once per process.
 const std::string& numerics_key();
 
@@ -27,6 +28,13 @@ bool clip_linears_on_dnnl();
 /// kernels gave the same bits (tests/models/test_clip.cpp, on AVX-512 machines) and ran 1.45x
 /// faster. True only for "avx512" with no cap, or a cap of ALL or an AVX-512 (or AVX10) level.
 bool dnnl_isa_thread_invariant(const std::string& isa, const std::string& dnnl_isa_cap);
+
+/// OpenBLAS's thread count in this process, which the module sets when it loads: its GEMMs give
+/// other bits with each other count (every count 1..4 and 8 differed from 2, at every CLIP shape
+/// tried, OpenBLAS 0.3.21), so the count is in the key. OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or
+/// OMP_NUM_THREADS (the first set to a positive integer, as OpenBLAS reads them), else the CPUs
+/// this process may run on (sched_getaffinity).
+int blas_threads();
 
 /// "cpu" or "cuda": the device class numerics_key() names.
 const std::string& planned_device_class();

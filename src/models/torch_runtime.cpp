@@ -7,8 +7,11 @@
 #include <ATen/ops/mm.h>
 #include <ATen/ops/randn.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 
+#include "models/numerics.h"
 #include "models/torch_tensor.h"
 #include "util/error.h"
 
@@ -102,9 +105,24 @@ class CachingCpuAllocator final : public c10::Allocator {
 };
 CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;
 
-void install_allocator() {
+/// OpenBLAS's threads, to the count the keys name (numerics.h blas_threads). libtorch links the
+/// BLAS that libblas.so.3 points to; where that is not OpenBLAS nothing is set.
+void pin_blas_threads() {
+  using SetThreads = void (*)(int);
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) continue;
+    const auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"));
+    if (set) set(blas_threads());
+    dlclose(h);
+    if (set) return;
+  }
+}
+
+void init_runtime() {
   static std::once_flag once;
   std::call_once(once, [] {
+    pin_blas_threads();
     const char* e = std::getenv("GHX_TORCH_CACHE_MB");
     long long mb = e && *e ? std::atoll(e) : 512;
     if (mb <= 0) return;
@@ -115,7 +133,7 @@ void install_allocator() {
 }  // namespace
 
 int set_torch_threads(int n) {
-  install_allocator();
+  init_runtime();
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   at::set_num_threads(n);
@@ -124,7 +142,7 @@ int set_torch_threads(int n) {
 }
 
 void ensure_torch_threads() {
-  install_allocator();
+  init_runtime();
   if (!g_threads_chosen) set_torch_threads(0);
 }
 

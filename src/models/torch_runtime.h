@@ -1,7 +1,8 @@
 #pragma once
 // Internal to src/models/: the process-wide libtorch settings every torch-backed model shares.
 // Torch-free header. Owns: the intra-op thread count (the only global state of ghx_models).
-// Fails: never throws. Never: touches OpenBLAS's own thread pool (OPENBLAS_NUM_THREADS rules it).
+// Fails: never throws. Sets OpenBLAS's thread count once, to blas_threads() (models/numerics.h),
+// the count the step keys name; set_torch_threads() changes ATen's threads only.
 
 namespace ghx::models {
 

@@ -21,6 +21,11 @@ core=Haswell; [ "${OPENBLAS_CORETYPE:-}" = Haswell ] && core=Sandybridge
 # GHX_DNNL=0 re-keys only where oneDNN runs CLIP's linears (an AVX-512 CPU): elsewhere OpenBLAS
 # runs them already, the key says dnnl=off, and nothing is recomputed.
 switches="OPENBLAS_CORETYPE=$core ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=AVX2 GHX_DEVICE=cuda"
+# OpenBLAS's thread count changes its bits: another count re-keys (numerics.h blas_threads).
+blas=$(grep -o 'blas_threads=[0-9]*' reports/demo-v1/provenance.json | cut -d= -f2)
+[ -n "$blas" ] || fail "provenance names no blas_threads"
+switches="$switches OPENBLAS_NUM_THREADS=$((blas + 1))"
+expect_eq "$(to_run OPENBLAS_NUM_THREADS=$blas)" 0 "OPENBLAS_NUM_THREADS set to the count in use"
 if grep >/dev/null '"numerics": "[^"]*;dnnl=on' reports/demo-v1/provenance.json; then
   switches="GHX_DNNL=0 $switches"
 else

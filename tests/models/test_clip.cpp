@@ -13,8 +13,10 @@
 // mask, a wrong scale) moves values by 1e-2 or more.
 #include <catch2/catch.hpp>
 
+#include "models/numerics.h"
 #include "support.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -531,6 +533,15 @@ TEST_CASE("clip: speed on random weights", "[.clip_bench]") {
 
 TEST_CASE("clip: results are bit-identical with 1 and 2 threads (threads enter no key)", "[models][clip]") {
   auto m = ClipModel::load(k_dir + "/clip.safetensors", tiny_config());
+  // ATen's threads (set_torch_threads) do not change a bit; OpenBLAS's do, so the module sets
+  // them to the count the keys name (numerics.h blas_threads) and this checks it did.
+  if (void* h = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD)) {
+    using GetThreads = int (*)();
+    const auto get = reinterpret_cast<GetThreads>(dlsym(h, "openblas_get_num_threads"));
+    REQUIRE(get);
+    CHECK(get() == std::min(ghx::models::blas_threads(), 64));
+    dlclose(h);
+  }
   std::vector<std::vector<float>> many;
   for (int r = 0; r < 4; ++r) {
     const auto px = pixels();

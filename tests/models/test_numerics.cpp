@@ -27,6 +27,8 @@ TEST_CASE("numerics: the key names the GEMM library that runs", "[models][numeri
   const bool on = ghx::models::clip_linears_on_dnnl();
   CHECK(k.find(on ? ";dnnl=on" : ";dnnl=off") != std::string::npos);
   CHECK(k.find(on ? ";dnnl=off" : ";dnnl=on") == std::string::npos);
+  CHECK(k.find(";blas_threads=" + std::to_string(ghx::models::blas_threads())) != std::string::npos);
+  CHECK(ghx::models::blas_threads() >= 1);
   // on this machine: on exactly when the CPU has AVX-512 and GHX_DNNL / the caps allow it
   if (k.find(";isa=avx512") == std::string::npos) CHECK_FALSE(on);
 }
