@@ -17,13 +17,14 @@
 // Batch invariance: OpenBLAS's sgemm gives a row different last bits depending on how many rows
 // share the call (measured: up to ~1e-6 relative, in PyTorch too). So that an embedding depends
 // only on its own input (cache entries must not depend on which images shared a batch), every
-// forward pass holds one image or one text: GEMMs have M = tokens (50 for ViT-B/32, 257 for
-// ViT-L/14 and ViT-H/14). At 257 rows OpenBLAS is as fast as with more (~230 GFLOP/s per core);
-// at 50 rows ViT-B/32 images cost ~18% more than in batches of 8, texts ~2x (a few per review).
-// The code below handles n sequences per pass (it matched the goldens with 16 images / 64 texts
-// per pass too); k_image_batch / k_text_batch trade batch invariance for that speed.
+// forward pass holds one image: GEMMs have M = tokens (50 for ViT-B/32, 257 for ViT-L/14 and
+// ViT-H/14). At 257 rows OpenBLAS is as fast as with more (~230 GFLOP/s per core); at 50 rows
+// ViT-B/32 images cost ~18% more than in batches of 8. Texts of one padded length share a pass
+// (k_text_batch): their linear layers run through PackedLinear, whose rows are independent, and
+// nothing else mixes rows of two texts (see activate()).
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/arange.h>
+#include <ATen/Parallel.h>
 #include <ATen/ops/baddbmm.h>
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/cat.h>
@@ -42,6 +43,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
@@ -52,6 +54,7 @@
 #include <vector>
 
 #include "models/clip.h"
+#include "models/gemm.h"
 #include "models/numerics.h"
 #include "models/torch_runtime.h"
 #include "models/torch_tensor.h"
@@ -62,7 +65,9 @@ namespace ghx::models {
 namespace {
 
 constexpr std::size_t k_image_batch = 1;  // images per forward pass (1: batch-invariant bits)
-constexpr std::size_t k_text_batch = 1;   // texts per forward pass (1: batch-invariant bits)
+// Texts per forward pass: their bits do not depend on it (PackedLinear's rows are independent,
+// attention stays within a text, activations run in whole rows).
+constexpr std::size_t k_text_batch = 16;
 
 
 const char* layout_name(ClipLayout l) {
@@ -114,10 +119,15 @@ class WeightReader {
 // OpenBLAS. Results differ from OpenBLAS's by float rounding only (~1e-6 relative) and are the
 // same bits run to run. GHX_DNNL=0 turns oneDNN off; so does a CPU without AVX-512, where
 // oneDNN's bits depended on the thread count and it was no faster (clip_linears_on_dnnl).
+//
+// The text tower's linear layers on the CPU run through PackedLinear (gemm.h): weights packed
+// once, and every output element one fixed fma chain, so a text's bits depend on nothing that
+// shares its product.
 struct Linear {
-  at::Tensor w;  // [out, in]: an mkldnn tensor when dnnl, else dense
+  at::Tensor w;  // [out, in]: an mkldnn tensor when dnnl, else dense (undefined when packed)
   at::Tensor b;  // [out] dense, or undefined
   bool dnnl = false;
+  std::shared_ptr<const PackedLinear> packed;
 };
 
 bool use_dnnl() {
@@ -125,16 +135,35 @@ bool use_dnnl() {
   return on;
 }
 
-Linear make_linear(bool dnnl, const at::Tensor& w, const at::Tensor& b = {}) {
+// image: a layer of the image tower (oneDNN where clip_linears_on_dnnl), else of the text tower.
+Linear make_linear(bool image, const at::Tensor& w, const at::Tensor& b = {}) {
   Linear l;
   const at::Device dev = model_device();
-  l.dnnl = dnnl && use_dnnl() && dev.is_cpu();
+  if (!image && dev.is_cpu()) {
+    const at::Tensor wc = w.contiguous(), bc = b.defined() ? b.contiguous() : at::Tensor();
+    l.packed = std::make_shared<const PackedLinear>(wc.data_ptr<float>(), wc.size(0), wc.size(1),
+                                                    bc.defined() ? bc.data_ptr<float>() : nullptr);
+    return l;
+  }
+  l.dnnl = image && use_dnnl() && dev.is_cpu();
   l.w = l.dnnl ? w.contiguous().to_mkldnn() : w.contiguous().to(dev);
   if (b.defined()) l.b = b.contiguous().to(dev);
   return l;
 }
 
 at::Tensor linear(const at::Tensor& x, const Linear& l) {
+  if (l.packed) {
+    const PackedLinear& pl = *l.packed;
+    const at::Tensor x2 = x.reshape({-1, pl.k()}).contiguous();
+    const std::int64_t m = x2.size(0);
+    at::Tensor y = at::empty({m, pl.n()}, x2.options());
+    const float* xp = x2.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    at::parallel_for(0, pl.panels(), 1, [&](std::int64_t p0, std::int64_t p1) { pl.apply_panels(xp, m, yp, p0, p1); });
+    std::vector<std::int64_t> shape = x.sizes().vec();
+    shape.back() = pl.n();
+    return y.view(shape);
+  }
   if (!l.dnnl) return at::linear(x, l.w, l.b);
   const at::Tensor x2 = x.reshape({-1, x.size(-1)}).contiguous();
   at::Tensor y = at::mkldnn_linear(x2.to_mkldnn(), l.w, l.b.defined() ? c10::optional<at::Tensor>(l.b) : c10::nullopt)
@@ -244,8 +273,9 @@ class TorchClip final : public ClipModel {
   void to_device();
   void run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
                   std::size_t count, std::vector<ImageEmbedding>& out) const;
+  std::int64_t text_length(std::int32_t eot) const;
   void run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
-                 std::size_t first, std::size_t count, std::vector<std::vector<float>>& out) const;
+                 const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const;
 
   ClipConfig m_config;
   bool m_quick_gelu = true;
@@ -309,14 +339,34 @@ void TorchClip::to_device() {
       for (at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.ln2_w, &b.ln2_b}) *t = t->to(dev);
 }
 
+// ATen's elementwise kernels run the last elements of each chunk of work through scalar code
+// (std::exp, std::erf) and the rest through vector code (Sleef), which can round differently;
+// the chunks follow the thread count and the tensor's size, so an element's bits could depend on
+// the threads and, in a pass of several texts, on the others. Here each chunk is whole rows and
+// runs on one thread (ATen does not split work inside a parallel region, nor below 32768
+// elements): with rows of a multiple of 64 values (the vector loop's step is two vectors, 32
+// floats at most) every element takes the vector path, and otherwise each row is a chunk of its
+// own, so an element's path depends only on its column.
 void TorchClip::activate(at::Tensor& h) const {
-  if (m_quick_gelu) {
-    at::Tensor s = h.mul(1.702);
-    s.sigmoid_();
-    h.mul_(s);
-  } else {
-    at::gelu_(h);
-  }
+  auto act = [this](at::Tensor x) {
+    if (m_quick_gelu) {
+      at::Tensor s = x.mul(1.702);
+      s.sigmoid_();
+      x.mul_(s);
+    } else {
+      at::gelu_(x);
+    }
+  };
+  if (!h.device().is_cpu()) return act(h);
+  const std::int64_t w = h.size(-1), rows = h.numel() / std::max<std::int64_t>(1, w);
+  at::Tensor flat = h.view({rows, w});
+  const bool whole = w % 64 == 0;
+  const std::int64_t grain = whole ? std::max<std::int64_t>(1, 32767 / std::max<std::int64_t>(1, w)) : 1;
+  at::parallel_for(0, rows, grain, [&](std::int64_t r0, std::int64_t r1) {
+    c10::InferenceMode guard;  // thread-local: the pool's threads are not in the caller's mode
+    if (whole) return act(flat.narrow(0, r0, r1 - r0));
+    for (std::int64_t r = r0; r < r1; ++r) act(flat.narrow(0, r, 1));
+  });
 }
 
 // q: [B, Tq, D], k and v: [B, T, D] (q already scaled). mask: broadcastable to
@@ -404,27 +454,31 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
   }
 }
 
-void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
-                          const std::vector<int32_t>& eot, std::size_t first, std::size_t count,
-                          std::vector<std::vector<float>>& out) const {
+std::int64_t TorchClip::text_length(std::int32_t eot) const {
+  // A text's tokens up to its EOT, rounded up to a multiple of 16 (at most the context): the
+  // extra rows come after the EOT, which the causal mask keeps from influencing it. Running each
+  // text at its own length was slower (docs/performance.md: OpenBLAS's attention products run 16
+  // and 32 rows faster than 11..25), and the length is a function of the text alone.
+  return std::min<std::int64_t>(m_config.context, (static_cast<std::int64_t>(eot) + 1 + 15) / 16 * 16);
+}
+
+// The texts `which`, all of one text_length, in one pass: each row of every product belongs to
+// one text, and every operation that mixes rows (attention) stays within a text.
+void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
+                          const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const {
+  const std::size_t count = which.size();
   const std::int64_t n = static_cast<std::int64_t>(count);
-  std::int64_t len = 1;
-  for (std::size_t i = 0; i < count; ++i) len = std::max<std::int64_t>(len, eot[first + i] + 1);
-  // Lengths are rounded up to a multiple of 16 (at most the context): oneDNN builds a kernel per
-  // GEMM shape, and a handful of shapes keeps that cost to the first prompts. The extra rows come
-  // after every EOT, which the causal mask keeps from influencing it; a text always gets the same
-  // length, so its embedding has the same bits whatever else is scored.
-  len = std::min<std::int64_t>(m_config.context, (len + 15) / 16 * 16);
+  const std::int64_t len = text_length(eot[which[0]]);
   at::Tensor tok = at::empty({n, len}, at::TensorOptions().dtype(at::kLong));
   at::Tensor rows = at::empty({n}, at::TensorOptions().dtype(at::kLong));
   std::int64_t* tp = tok.data_ptr<std::int64_t>();
   std::int64_t* rp = rows.data_ptr<std::int64_t>();
   for (std::size_t i = 0; i < count; ++i) {
-    const auto& seq = ids[first + i];
+    const auto& seq = ids[which[i]];
     for (std::int64_t j = 0; j < len; ++j)
       tp[static_cast<std::int64_t>(i) * len + j] =
           j < static_cast<std::int64_t>(seq.size()) ? seq[static_cast<std::size_t>(j)] : 0;
-    rp[i] = eot[first + i];
+    rp[i] = eot[which[i]];
   }
   const std::int64_t heads = m_text.heads;
   tok = tok.to(model_device());
@@ -455,7 +509,7 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids,
       linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous().to(at::kCPU);
   const float* jp = projected.data_ptr<float>();
   const std::size_t jd = static_cast<std::size_t>(m_config.projection_dim);
-  for (std::size_t i = 0; i < count; ++i) out[first + i].assign(jp + i * jd, jp + (i + 1) * jd);
+  for (std::size_t i = 0; i < count; ++i) out[which[i]].assign(jp + i * jd, jp + (i + 1) * jd);
 }
 
 std::vector<ImageEmbedding> TorchClip::encode_images(const std::vector<std::vector<float>>& pixels) {
@@ -499,8 +553,18 @@ std::vector<std::vector<float>> TorchClip::encode_texts(const std::vector<std::v
   std::vector<std::vector<float>> out(ids.size());
   try {
     c10::InferenceMode guard;
-    for (std::size_t first = 0; first < ids.size(); first += k_text_batch)
-      run_texts(ids, eot, first, std::min(k_text_batch, ids.size() - first), out);
+    // Texts of one length share a pass (at most k_text_batch), in the order given.
+    std::vector<std::size_t> order(ids.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return text_length(eot[a]) < text_length(eot[b]); });
+    for (std::size_t i = 0; i < order.size();) {
+      std::vector<std::size_t> pass{order[i++]};
+      while (i < order.size() && pass.size() < k_text_batch &&
+             text_length(eot[order[i]]) == text_length(eot[pass[0]]))
+        pass.push_back(order[i++]);
+      run_texts(ids, eot, pass, out);
+    }
   } catch (const c10::Error& e) {
     throw Error(std::string("clip: libtorch failed: ") + e.what_without_backtrace());
   }

@@ -16,9 +16,12 @@ const char* const k_kind_names[k_step_kind_count] = {"generate",  "target_featur
 // affine map (aesthetic scores differ in the last bits). report 2: bootstrap CIs, variance split,
 // rank gaps, NoTM and fixups in results.json.
 // image_features 2: CLIP image towers run their GEMMs through oneDNN (last bits differ).
-// text_features 2: texts run padded to a multiple of 16 tokens (last bits differ).
+// text_features 2: texts run padded to a multiple of 16 tokens (last bits differ). 3: the text
+// tower's linear layers run through PackedLinear on the CPU (last bits differ).
 // target_features 2 and image_features 3: images decode without EXIF orientation, as Pillow's.
-const int k_kind_versions[k_step_kind_count] = {2, 2, 3, 2, 1, 3, 2};
+// image_features 4: activations run in whole-row chunks, one thread each (with some thread counts
+// ATen's chunks had scalar tails, which can round differently).
+const int k_kind_versions[k_step_kind_count] = {2, 2, 4, 2, 1, 3, 3};
 
 void put_field(std::string& buf, char tag, std::string_view value) {
   buf.push_back(tag);
