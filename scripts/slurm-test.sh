@@ -110,7 +110,8 @@ cp -r experiments suites "$W/"
 ln -s "$ROOT/models" "$W/models"
 # The demo with 8 images per prompt instead of 4: a shard runs long enough to be cancelled mid-way.
 sed -i 's/^n_iter = 2/n_iter = 4/' "$W/experiments/demo.toml"
-(cd "$W" && "$GHX" run experiments/demo.toml --cache single-cache --out "$W/single" >/dev/null 2>&1)
+# With the OpenBLAS thread count the sbatch scripts give every job (it is in the model steps' keys).
+(cd "$W" && OPENBLAS_NUM_THREADS=1 "$GHX" run experiments/demo.toml --cache single-cache --out "$W/single" >/dev/null 2>&1)
 
 export GHX
 caches="$W/caches"
