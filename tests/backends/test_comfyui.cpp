@@ -343,7 +343,7 @@ TEST_CASE("comfyui: LoRA tags become LoraLoader nodes chained after the checkpoi
                                                                       Catch::Contains("found 2"));
 }
 
-TEST_CASE("comfyui: a LoRA section runs with LoraLoader nodes; a LoRA the server lacks fails only its steps",
+TEST_CASE("comfyui: a LoRA section runs with LoraLoader nodes, a LoRA the server lacks fails only its steps",
           "[comfyui][lora]") {
   Review r;
   test::FakeComfyUI srv({{"a.safetensors", k_sha_a}, {"b.safetensors", k_sha_b}},

@@ -127,7 +127,7 @@ std::string write_jpeg(const std::string& path, const plan::Step& s, int shade, 
 
 }  // namespace
 
-TEST_CASE("import: exactly the planned steps are filled; an extra image is listed; a second run reads nothing",
+TEST_CASE("import: exactly the planned steps are filled, an extra image is listed, a second run reads nothing",
           "[import]") {
   Review r;
   write_review(r);
@@ -256,7 +256,7 @@ TEST_CASE("import: a missing image is reported and fails that step only", "[impo
   CHECK(cache->get(gens[3]->key));
 }
 
-TEST_CASE("import: a wrong model hash is not matched; two images for one step are not guessed", "[import]") {
+TEST_CASE("import: a wrong model hash is not matched, two images for one step are not guessed", "[import]") {
   Review r;
   write_review(r);
   plan::Plan p = make_plan(r);
@@ -288,7 +288,7 @@ TEST_CASE("import: a wrong model hash is not matched; two images for one step ar
   CHECK(saw);
 }
 
-TEST_CASE("import: the size must match when the image declares it; a bad sidecar matches nothing", "[import]") {
+TEST_CASE("import: the size must match when the image declares it, a bad sidecar matches nothing", "[import]") {
   Review r;
   write_review(r);
   plan::Plan p = make_plan(r);

@@ -80,7 +80,7 @@ TEST_CASE("a corrupt blob is a miss, never data", "[cache]") {
   CHECK(c->done_keys().count(key(1)) == 0);  // dropped: it will be recomputed
 }
 
-TEST_CASE("verify finds corrupt and missing blobs; --repair drops them", "[cache]") {
+TEST_CASE("verify finds corrupt and missing blobs, --repair drops them", "[cache]") {
   test::TempDir t;
   auto c = cache::Cache::open(t / "c");
   for (int i = 0; i < 5; ++i) c->put(key(i), "metric", "payload " + std::to_string(i), prov());
@@ -179,7 +179,7 @@ TEST_CASE("blob writes leave no temporary files", "[cache]") {
   CHECK(store.get(addrs[0], &got) == cache::BlobStatus::ok);
 }
 
-TEST_CASE("a format 1 index is upgraded in place; provenance metadata is kept", "[cache]") {
+TEST_CASE("a format 1 index is upgraded in place, provenance metadata is kept", "[cache]") {
   test::TempDir t;
   {
     auto c = cache::Cache::open(t / "c");

@@ -44,7 +44,7 @@ int64_t rows(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("merge: copies what the destination lacks, re-hashed; idempotent", "[cache][merge]") {
+TEST_CASE("merge: copies what the destination lacks, re-hashed, idempotent", "[cache][merge]") {
   test::TempDir d;
   {
     auto a = cache::Cache::open(d / "a");
@@ -71,7 +71,7 @@ TEST_CASE("merge: copies what the destination lacks, re-hashed; idempotent", "[c
   CHECK(dest->verify(cache::Repair::no).bad.empty());
 }
 
-TEST_CASE("merge: different images of one generation keep one, whatever the order; its dependents go with it",
+TEST_CASE("merge: different images of one generation keep one, whatever the order, its dependents go with it",
           "[cache][merge]") {
   test::TempDir d;
   {
@@ -170,7 +170,7 @@ TEST_CASE("merge: a success replaces the destination's failure row", "[cache][me
   CHECK(dest->record(m1)->status == 0);
 }
 
-TEST_CASE("merge: an image that cannot be read is no candidate; rows made from it stay out", "[cache][merge]") {
+TEST_CASE("merge: an image that cannot be read is no candidate, rows made from it stay out", "[cache][merge]") {
   test::TempDir d;
   {
     auto a = cache::Cache::open(d / "a");

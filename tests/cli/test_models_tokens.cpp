@@ -92,7 +92,7 @@ TEST_CASE("models tokens: a text longer than the context is cut at the word wher
   CHECK(wide["ids"].size() == 1000);
 }
 
-TEST_CASE("models tokens: - reads texts from stdin, in place among the others; a bad vocabulary is exit 2",
+TEST_CASE("models tokens: - reads texts from stdin, in place among the others, a bad vocabulary is exit 2",
           "[cli][tokens]") {
   Tokens t;
   test::CommandResult r = t.run("--json first - last", "from stdin\r\nsecond line\n");

@@ -42,7 +42,7 @@ void parse(CLI::App& top, std::vector<std::string> words) {
 
 }  // namespace
 
-TEST_CASE("every option of every command takes one value per use; lists repeat", "[cli][options]") {
+TEST_CASE("every option of every command takes one value per use, lists repeat", "[cli][options]") {
   const int checked = ghx::cli::inspect_cli([](CLI::App& top) {
     std::vector<Leaf> all;
     leaves(&top, {}, all);

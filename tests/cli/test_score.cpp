@@ -43,7 +43,7 @@ void fixture(test::TempDir& t) {
 
 }  // namespace
 
-TEST_CASE("score style on PNG, JPEG and WebP; a non-image fails alone", "[cli][score]") {
+TEST_CASE("score style on PNG, JPEG and WebP, a non-image fails alone", "[cli][score]") {
   test::TempDir t;
   fixture(t);
   Result r = run("score style --vgg19 " + t / "m/vgg19.safetensors" + " --target " + t / "target.png" + " --size 64x64 " +

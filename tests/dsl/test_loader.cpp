@@ -209,7 +209,7 @@ TEST_CASE("statistics: bootstrap is 0 or at least 200 with errors at the value",
   CHECK(d.review->statistics.bootstrap == 2000);
 }
 
-TEST_CASE("CLIP arch: every known name in any spelling, one spelling kept; others must be a config file", "[dsl]") {
+TEST_CASE("CLIP arch: every known name in any spelling, one spelling kept, others must be a config file", "[dsl]") {
   test::TempDir t;
   auto with_arch = [&](const std::string& arch) {
     return load_edited(t, "vgg19 = { file = \"models/vgg19.safetensors\" }",

@@ -101,7 +101,7 @@ TEST_CASE("add_missing_tags appends the showcase's other LoRAs with their weight
   CHECK(fp2.rules == std::vector<std::string>{"add_missing_tags"});
 }
 
-TEST_CASE("rules apply in the order written; several LoRAs in one prompt", "[lora]") {
+TEST_CASE("rules apply in the order written, several LoRAs in one prompt", "[lora]") {
   dsl::Suite s;
   s.loras = {lora("gacha", "gachaSplash_v4"), lora("detail", "add_detail")};
   dsl::LoraUse detail{"detail", std::nullopt, {}};
@@ -154,7 +154,7 @@ TEST_CASE("a rule that changes nothing is a warning naming the rule and its posi
   CHECK(d2.all().empty());
 }
 
-TEST_CASE("LoRA suites load with defaults, showcase, uses and fixups; errors have positions", "[lora][loader]") {
+TEST_CASE("LoRA suites load with defaults, showcase, uses and fixups, errors have positions", "[lora][loader]") {
   test::TempDir dir;
   test::spit(dir.path() + "/a.png", "x");
   test::spit(dir.path() + "/suite.toml", R"([suite]

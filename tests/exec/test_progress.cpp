@@ -87,7 +87,7 @@ TEST_CASE("progress on a terminal: one line redrawn in place, at most 100 column
   CHECK(b - a <= 100);  // the long step name is cut
 }
 
-TEST_CASE("progress: nothing for an empty run; a file is not a smart terminal", "[exec][progress]") {
+TEST_CASE("progress: nothing for an empty run, a file is not a smart terminal", "[exec][progress]") {
   CHECK(printed(false, 0.0, [](ConsoleProgress& p) {
           p.start(0);
           p.finish();

@@ -90,7 +90,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("steps run in dependency order; a second run executes nothing", "[runner]") {
+TEST_CASE("steps run in dependency order, a second run executes nothing", "[runner]") {
   Fixture f;
   f.diamond();
   exec::RunSummary s = f.run(exec::KeepGoing::no, nullptr, 2);

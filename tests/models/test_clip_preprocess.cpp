@@ -155,7 +155,7 @@ TEST_CASE("clip_preprocess orders channels RGB, channel-major, normalised", "[mo
   CHECK(out[32] == (10.0f / 255.0f - 0.125f) / 8.0f);
 }
 
-TEST_CASE("pil_bicubic_resize: unchanged size is a copy; constant images stay constant", "[models][preprocess]") {
+TEST_CASE("pil_bicubic_resize: unchanged size is a copy, constant images stay constant", "[models][preprocess]") {
   cv::Mat img(7, 5, CV_8UC4, cv::Scalar(1, 2, 3, 4));
   img.at<cv::Vec4b>(3, 2) = cv::Vec4b(200, 100, 50, 25);
   const cv::Mat same = pil_bicubic_resize(img, 5, 7);

@@ -81,7 +81,7 @@ TEST_CASE("heads: improved-aesthetic-predictor matches the independent goldens",
   }
 }
 
-TEST_CASE("heads: scores use the L2-normalised input; a zero vector counts as norm 1",
+TEST_CASE("heads: scores use the L2-normalised input, a zero vector counts as norm 1",
           "[models][heads]") {
   auto head = ScoreHead::load(k_dir + "/aesthetic.safetensors");
   auto e = golden_embeddings("quick_gelu");

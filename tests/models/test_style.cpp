@@ -182,7 +182,7 @@ GramSet hand_set(std::vector<std::vector<float>> grams, std::vector<double> size
 
 }  // namespace
 
-TEST_CASE("style_loss: per-layer mean squared difference, summed; both variants", "[models][style]") {
+TEST_CASE("style_loss: per-layer mean squared difference, summed, both variants", "[models][style]") {
   const GramSet a = hand_set({{2.f}, {1.f, 2.f, 3.f, 4.f}}, {4.0, 8.0});
   const GramSet b = hand_set({{5.f}, {1.f, 0.f, 3.f, 8.f}}, {4.0, 8.0});
   // ghostreview: (2-5)^2 / 1 + (0 + 4 + 0 + 16) / 4 = 9 + 5.
@@ -207,7 +207,7 @@ TEST_CASE("style_loss: per-layer mean squared difference, summed; both variants"
   REQUIRE_THROWS_AS(ghx::models::style_loss(broken, a, StyleVariant::ghostreview), Error);
 }
 
-TEST_CASE("serialize_grams: exact round trip; every truncation and corruption is an Error",
+TEST_CASE("serialize_grams: exact round trip, every truncation and corruption is an Error",
           "[models][style]") {
   const GramSet g = hand_set({{1.5f}, {1.f, -2.f, 3.25f, 1e-30f}, std::vector<float>(9, 7.f)},
                              {12.0, 1e9, 0.1});
@@ -520,7 +520,7 @@ TEST_CASE("Vgg19Style: loader errors name the file and the key", "[models][style
                       Contains(dir + "/ints.safetensors") && Contains("features.0.weight") && Contains("I32"));
 }
 
-TEST_CASE("Vgg19Style: bad images are Errors; threads and provenance", "[models][style]") {
+TEST_CASE("Vgg19Style: bad images are Errors, threads and provenance", "[models][style]") {
   const Scratch scratch("bad_images");
   const std::string& dir = scratch.path;
   ghx::models::write_safetensors(dir + "/w.safetensors", as_tensors(small_vgg({2, 2, 2, 2, 2}, 1)));

@@ -185,7 +185,7 @@ TEST_CASE("a key's hex reads back with Digest128::from_hex", "[plan][key]") {
   CHECK_FALSE(util::Digest128::from_hex("", &back));
 }
 
-TEST_CASE("Params: interned names and values read back in order; equal params compare equal", "[plan][key]") {
+TEST_CASE("Params: interned names and values read back in order, equal params compare equal", "[plan][key]") {
   plan::Params p = {{"prompt", "a cat"}, {"seed", "7"}};
   p.emplace_back("prompt", std::string("a cat, ") + "again");  // a repeated name, a built value
   REQUIRE(p.size() == 3);
@@ -206,7 +206,7 @@ TEST_CASE("Params: interned names and values read back in order; equal params co
   CHECK(util::interned(util::intern_id("")) == "");
 }
 
-TEST_CASE("KeySet: every key inserted is found, no other; growth keeps them; the zero key too", "[plan][key]") {
+TEST_CASE("KeySet: every key inserted is found, no other, growth keeps them, the zero key too", "[plan][key]") {
   plan::KeySet s;
   CHECK(s.empty());
   std::vector<plan::StepKey> keys;

@@ -183,7 +183,7 @@ TEST_CASE("editing a fixup rule changes exactly the prompts it rewrites", "[plan
   CHECK(after["manga#0"] == before["manga#0"]);
 }
 
-TEST_CASE("LoRA section on comfyui: tagged prompts' keys say how LoRAs are applied; a tag it cannot apply is an error",
+TEST_CASE("LoRA section on comfyui: tagged prompts' keys say how LoRAs are applied, a tag it cannot apply is an error",
           "[plan][lora][comfyui]") {
   test::TempDir t;
   const std::string exp = write_lora_review(t.path());

@@ -138,7 +138,7 @@ TEST_CASE("wide reviews: groups split every 6 columns, contact sheets every 4 ch
   CHECK(out.markdown.find("e+0") == std::string::npos);
 }
 
-TEST_CASE("fixups: hostile prompt text is escaped in HTML and Markdown; NoTM cells are marked", "[report]") {
+TEST_CASE("fixups: hostile prompt text is escaped in HTML and Markdown, NoTM cells are marked", "[report]") {
   json r = results("c");
   r["fixups"] = json::array({{{"section", "lora"}, {"id", "x#0"}, {"original", "<script>alert(1)</script> | {{x}} <lora:a>"},
                               {"final", "<lora:a:0.8>"}, {"rules", {"default_weight"}}},

@@ -226,7 +226,7 @@ TEST_CASE("variance: a negative interaction on unbalanced data is clamped at 0",
   CHECK(v["checkpoint_x_prompt"].get<double>() == 0.0);
 }
 
-TEST_CASE("bootstrap: same seed, same bytes; another seed, other intervals", "[statistics]") {
+TEST_CASE("bootstrap: same seed, same bytes, another seed, other intervals", "[statistics]") {
   json a = fixture_results(), b = fixture_results(), c = fixture_results(-1, 8);
   CHECK(a.dump() == b.dump());
   CHECK(a["checkpoints"][0]["ci"]["score"] != c["checkpoints"][0]["ci"]["score"]);
@@ -369,7 +369,7 @@ TEST_CASE("equal cell means give z = 0 and not +-1 from rounding", "[statistics]
   for (const auto& c : r["checkpoints"]) CHECK(c["score"].get<double>() == 0.0);
 }
 
-TEST_CASE("notes: two checkpoints make z-scores votes; too few replicates for Holm", "[statistics]") {
+TEST_CASE("notes: two checkpoints make z-scores votes, too few replicates for Holm", "[statistics]") {
   json two = stats::compute_results(info_of({"A", "B"}), {generated({{"A", 6}, {"B", 5}}, 4, 4, 2)});
   REQUIRE(two["notes"].size() == 1);
   CHECK(two["notes"][0].get<std::string>().find("-1, 0 or +1") != std::string::npos);

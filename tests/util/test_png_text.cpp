@@ -158,7 +158,7 @@ TEST_CASE("png_text: non-ASCII text is written as uncompressed UTF-8 iTXt", "[pn
   CHECK(util::png_text_chunks(k, "k").at("R\xc3\xa9sum\xc3\xa9") == "ok");
 }
 
-TEST_CASE("png_text: reads Latin-1 tEXt, zTXt and compressed iTXt; later chunks win", "[png_text]") {
+TEST_CASE("png_text: reads Latin-1 tEXt, zTXt and compressed iTXt, later chunks win", "[png_text]") {
   std::string png = insert_before_iend(
       sample_png(),
       chunk("tEXt", std::string("Comment") + '\0' + "na\xefve") +

@@ -43,7 +43,7 @@ TEST_CASE("self_process: host, pid and start time as the kernel tells them", "[u
   CHECK(&self_process() == &me);  // computed once
 }
 
-TEST_CASE("process_alive: this process yes; a reaped child, or a pid with another start, no", "[util][process]") {
+TEST_CASE("process_alive: this process yes, a reaped child, or a pid with another start, no", "[util][process]") {
   const auto& me = self_process();
   CHECK(process_alive(me.pid, me.start));
   CHECK_FALSE(process_alive(me.pid, me.start + 1));  // the pid reused by another process

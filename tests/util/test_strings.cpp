@@ -27,7 +27,7 @@ TEST_CASE("numbers print the same everywhere", "[util]") {
   CHECK(util::closest_match("zzzzzz", {"steps", "seed"}).empty());
 }
 
-TEST_CASE("split keeps empty parts; iequals ignores ASCII case only", "[util]") {
+TEST_CASE("split keeps empty parts, iequals ignores ASCII case only", "[util]") {
   CHECK(util::split("a,,b", ',') == std::vector<std::string>{"a", "", "b"});
   CHECK(util::split("", ',') == std::vector<std::string>{""});
   CHECK(util::split("a,", ',') == std::vector<std::string>{"a", ""});
