@@ -146,7 +146,7 @@ void PackedLinear::run(const T& t, const float* x, std::int64_t m, float* y, std
   float scratch[k_rows * P];  // a tile of the last panel when it is narrower than 16
   for (std::int64_t ic = 0; ic < m; ic += k_mc) {
     const std::int64_t ie = std::min(m, ic + k_mc);
-    for (std::int64_t kc = 0; kc < k || (k == 0 && kc == 0); kc += k_kc) {
+    for (std::int64_t kc = 0;; kc += k_kc) {  // at least one block: k = 0 still adds the bias
       const std::int64_t kn = std::min(k_kc, k - kc);
       const bool first = kc == 0, last = kc + k_kc >= k;
       for (std::int64_t p = p0; p < p1; ++p) {
@@ -169,7 +169,7 @@ void PackedLinear::run(const T& t, const float* x, std::int64_t m, float* y, std
             std::memcpy(c + rr * n, scratch + rr * P, static_cast<std::size_t>(cols) * sizeof(float));
         }
       }
-      if (k == 0) break;
+      if (last) break;
     }
   }
 }

@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "models/torch_build.h"
+#include "util/strings.h"
 
 namespace ghx::models {
 
@@ -49,14 +49,21 @@ std::string device_class() {
 
 std::string or_auto(const std::string& v) { return v.empty() ? "auto" : v; }
 
+/// The oneDNN ISA cap as the user set it (ONEDNN_MAX_CPU_ISA, else DNNL_MAX_CPU_ISA), or "".
+std::string dnnl_isa_cap() {
+  const std::string v = env("ONEDNN_MAX_CPU_ISA");
+  return v.empty() ? env("DNNL_MAX_CPU_ISA") : v;
+}
+
 }  // namespace
 
 bool dnnl_isa_thread_invariant(const std::string& isa, const std::string& dnnl_isa_cap) {
   if (isa != "avx512") return false;
   if (dnnl_isa_cap.empty()) return true;
-  std::string cap;
-  for (char ch : dnnl_isa_cap) cap += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return cap == "ALL" || cap.rfind("AVX512", 0) == 0 || cap.rfind("AVX10", 0) == 0;
+  auto starts = [&](std::string_view prefix) {
+    return dnnl_isa_cap.size() >= prefix.size() && util::iequals(std::string_view(dnnl_isa_cap).substr(0, prefix.size()), prefix);
+  };
+  return util::iequals(dnnl_isa_cap, "ALL") || starts("AVX512") || starts("AVX10");
 }
 
 int blas_threads() {
@@ -80,9 +87,7 @@ int blas_threads() {
 bool clip_linears_on_dnnl() {
   static const bool on = [] {
     if (env("GHX_DNNL") == "0") return false;
-    std::string cap = env("ONEDNN_MAX_CPU_ISA");
-    if (cap.empty()) cap = env("DNNL_MAX_CPU_ISA");
-    return dnnl_isa_thread_invariant(cpu_isa(), cap);
+    return dnnl_isa_thread_invariant(cpu_isa(), dnnl_isa_cap());
   }();
   return on;
 }
@@ -104,8 +109,7 @@ const std::string& numerics_key() {
     if (planned_device_class() == "cuda") return k + ";tf32=" + (env("GHX_TF32") == "1" ? "on" : "off") + extra;
     std::string isa = cpu_isa();
     const std::string aten = env("ATEN_CPU_CAPABILITY");
-    std::string dnnl_isa = env("ONEDNN_MAX_CPU_ISA");
-    if (dnnl_isa.empty()) dnnl_isa = env("DNNL_MAX_CPU_ISA");
+    const std::string dnnl_isa = dnnl_isa_cap();
     k += ";isa=" + isa;
     if (!aten.empty()) k += ";aten=" + aten;
     if (!dnnl_isa.empty()) k += ";dnnl_isa=" + dnnl_isa;
