@@ -6,7 +6,7 @@ check_bad() {  # NAME FILE EXPECTED_PREFIX
   err=$("$GHX" run "$2" --cache "c_$1" 2>&1 >/dev/null); rc=$?
   set -e
   expect_eq "$rc" 2 "$1: exit code"
-  printf '%s\n' "$err" | grep -qF -- "$3" || fail "$1: expected '$3' in: $err"
+  grep -qF -- "$3" <<<"$err" || fail "$1: expected '$3' in: $err"
   [ ! -e "c_$1" ] || fail "$1: the cache folder was created"
 }
 cp experiments/demo.toml base.toml

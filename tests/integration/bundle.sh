@@ -48,7 +48,7 @@ set +e
 out=$("$GHX" verify tampered.tar); rc=$?
 set -e
 expect_eq "$rc" 3 "verify of a tampered bundle"
-printf '%s' "$out" | grep -q 'report/report.md: checksum mismatch' || fail "verify output: $out"
+grep -q 'report/report.md: checksum mismatch' <<<"$out" || fail "verify output: $out"
 # --json: the summary for scripts; its sha256 is the file's.
 out=$("$GHX" bundle experiments/demo.toml -o json.tar --json)
 expect_eq "$(json_field sha256 "$out")" "\"$(sha256sum json.tar | cut -d' ' -f1)\"" "bundle --json sha256"

@@ -19,5 +19,5 @@ out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 cmp -s before.json reports/demo-v1/results.json || fail "results changed after repair"
 out=$("$GHX" cache gc --json)
 out=$("$GHX" cache stats --json)
-printf '%s' "$out" | grep -q '"generate":{"bytes":[0-9]*,"done":156' || fail "stats: $out"
+grep -q '"generate":{"bytes":[0-9]*,"done":156' <<<"$out" || fail "stats: $out"
 echo "1 passed, 0 failed"

@@ -21,15 +21,15 @@ done
 # dreamshaper_8), and the report lists the rewrites.
 r=$(tr -d ' \n' < reports/demo-v1/results.json)
 for m in lora_loss lora_loss_notm lora_loss.gacha z.lora_loss_notm; do
-  printf '%s' "$r" | grep -q "\"$m\":" || fail "results.json has no $m"
+  grep -q "\"$m\":" <<<"$r" || fail "results.json has no $m"
 done
-printf '%s' "$r" | grep -q '"name":"dreamshaper_8","notm_excluded":\["gacha","moxin"\]' ||
-  printf '%s' "$r" | grep -q '"notm_excluded":\["gacha","moxin"\]' || fail "dreamshaper_8 NoTM exclusions"
-printf '%s' "$r" | grep -q '"notm_excluded":\["gacha"\]' || fail "ghostmix_v2 NoTM exclusions"
+grep -q '"name":"dreamshaper_8","notm_excluded":\["gacha","moxin"\]' <<<"$r" ||
+  grep -q '"notm_excluded":\["gacha","moxin"\]' <<<"$r" || fail "dreamshaper_8 NoTM exclusions"
+grep -q '"notm_excluded":\["gacha"\]' <<<"$r" || fail "ghostmix_v2 NoTM exclusions"
 grep -q 'swap_version, add_missing_tags' reports/demo-v1/report.md || fail "report.md lists no fixups"
 grep -q '(TM)' reports/demo-v1/report.md || fail "report.md marks no NoTM cell"
-plan=$("$GHX" plan experiments/demo.toml --json)
-printf '%s' "$plan" | tr -d '\n' | grep -q '"final": "1girl, splash art, (<lora:gachaSplash_v4:0.7>:1.2), dynamic pose, <lora:add_detail:0.8>"' ||
+plan=$("$GHX" plan experiments/demo.toml --json | tr -d '\n')
+grep -q '"final": "1girl, splash art, (<lora:gachaSplash_v4:0.7>:1.2), dynamic pose, <lora:add_detail:0.8>"' <<<"$plan" ||
   fail "plan --json shows no fixed prompt"
 
 # Explain the generate step of a LoRA prompt (its key from the contact sheet in results.json):

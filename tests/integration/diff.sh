@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.inc"
 # The JSON as one line with the indentation gone: '{"a": "1","b": "2"}' (text inside strings
 # keeps its single spaces).
 flat() { tr -d '\n' | sed -E 's/ {2,}//g'; }
-expect_in() { printf '%s' "$1" | grep -qF -- "$2" || fail "$3: expected '$2' in: $1"; }
+expect_in() { grep -qF -- "$2" <<<"$1" || fail "$3: expected '$2' in: $1"; }
 
 out=$("$GHX" run experiments/demo.toml --json 2>/dev/null)
 expect_eq "$(json_field report "$out")" '"reports/demo-v1"' "v1 report folder"
@@ -91,7 +91,7 @@ bad() {  # NAME EXPECTED_MESSAGE ARGS...
   err=$("$GHX" diff "$@" 2>&1 >stdout.txt); rc=$?
   set -e
   expect_eq "$rc" 2 "$name: exit code"
-  printf '%s\n' "$err" | grep -qF -- "$msg" || fail "$name: expected '$msg' in: $err"
+  grep -qF -- "$msg" <<<"$err" || fail "$name: expected '$msg' in: $err"
   [ ! -s stdout.txt ] || fail "$name: wrote to stdout: $(cat stdout.txt)"
 }
 bad "absent path" "ghx: error: nope: no such experiment file or report folder" nope reports/demo-v2
