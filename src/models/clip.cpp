@@ -19,9 +19,10 @@
 // only on its own input (cache entries must not depend on which images shared a batch), every
 // forward pass holds one image: GEMMs have M = tokens (50 for ViT-B/32, 257 for ViT-L/14 and
 // ViT-H/14). At 257 rows OpenBLAS is as fast as with more (~230 GFLOP/s per core); at 50 rows
-// ViT-B/32 images cost ~18% more than in batches of 8. Texts of one padded length share a pass
-// (k_text_batch): their linear layers run through PackedLinear, whose rows are independent, and
-// nothing else mixes rows of two texts (see activate()).
+// ViT-B/32 images cost ~18% more than in batches of 8. Texts share a pass, each at its own
+// length, their rows stacked (run_texts, k_text_rows): their linear layers run through
+// PackedLinear, whose rows are independent, and nothing else mixes rows of two texts (attention
+// runs per text; see activate()).
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/arange.h>
 #include <ATen/Parallel.h>
@@ -30,6 +31,7 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/gelu.h>
@@ -65,9 +67,10 @@ namespace ghx::models {
 namespace {
 
 constexpr std::size_t k_image_batch = 1;  // images per forward pass (1: batch-invariant bits)
-// Texts per forward pass: their bits do not depend on it (PackedLinear's rows are independent,
-// attention stays within a text, activations run in whole rows).
-constexpr std::size_t k_text_batch = 16;
+// Rows (tokens) of the texts of one forward pass: their bits do not depend on it (PackedLinear's
+// rows are independent, attention stays within a text, activations run in whole rows); it bounds
+// the pass's memory (fc1's output: rows x mlp floats).
+constexpr std::int64_t k_text_rows = 2048;
 
 
 const char* layout_name(ClipLayout l) {
@@ -273,7 +276,13 @@ class TorchClip final : public ClipModel {
   void to_device();
   void run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
                   std::size_t count, std::vector<ImageEmbedding>& out) const;
-  std::int64_t text_length(std::int32_t eot) const;
+  struct TextSpan {
+    std::int64_t first = 0, len = 0;  // a text's rows in the stacked [R, D] matrix
+  };
+  void text_block(at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
+                  const std::vector<at::Tensor>& masks) const;
+  at::Tensor text_last_block(const at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
+                             const at::Tensor& last) const;
   void run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
                  const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const;
 
@@ -454,62 +463,100 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
   }
 }
 
-std::int64_t TorchClip::text_length(std::int32_t eot) const {
-  // A text's tokens up to its EOT, rounded up to a multiple of 16 (at most the context): the
-  // extra rows come after the EOT, which the causal mask keeps from influencing it. Running each
-  // text at its own length was slower (docs/performance.md: OpenBLAS's attention products run 16
-  // and 32 rows faster than 11..25), and the length is a function of the text alone.
-  return std::min<std::int64_t>(m_config.context, (static_cast<std::int64_t>(eot) + 1 + 15) / 16 * 16);
-}
-
-// The texts `which`, all of one text_length, in one pass: each row of every product belongs to
-// one text, and every operation that mixes rows (attention) stays within a text.
+// The texts `which` in one pass, each at its own length (its tokens up to the EOT: the causal
+// mask keeps later tokens from reaching it), their rows stacked into one [R, D] matrix: every
+// product is a PackedLinear one, whose rows are independent, layer norms and activations are
+// per row, and attention (the only operation that mixes rows) runs per text, on its own rows.
+// So a text's bits depend on its tokens alone, not on the texts beside it nor on its place.
 void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
                           const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const {
   const std::size_t count = which.size();
   const std::int64_t n = static_cast<std::int64_t>(count);
-  const std::int64_t len = text_length(eot[which[0]]);
-  at::Tensor tok = at::empty({n, len}, at::TensorOptions().dtype(at::kLong));
-  at::Tensor rows = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  std::vector<TextSpan> spans(count);
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    spans[i] = {total, static_cast<std::int64_t>(eot[which[i]]) + 1};
+    total += spans[i].len;
+  }
+  const at::TensorOptions lopt = at::TensorOptions().dtype(at::kLong);
+  at::Tensor tok = at::empty({total}, lopt), pos = at::empty({total}, lopt), last = at::empty({n}, lopt);
   std::int64_t* tp = tok.data_ptr<std::int64_t>();
-  std::int64_t* rp = rows.data_ptr<std::int64_t>();
+  std::int64_t* pp = pos.data_ptr<std::int64_t>();
   for (std::size_t i = 0; i < count; ++i) {
     const auto& seq = ids[which[i]];
-    for (std::int64_t j = 0; j < len; ++j)
-      tp[static_cast<std::int64_t>(i) * len + j] =
-          j < static_cast<std::int64_t>(seq.size()) ? seq[static_cast<std::size_t>(j)] : 0;
-    rp[i] = eot[which[i]];
+    for (std::int64_t j = 0; j < spans[i].len; ++j) {
+      tp[spans[i].first + j] = seq[static_cast<std::size_t>(j)];
+      pp[spans[i].first + j] = j;
+    }
+    last.data_ptr<std::int64_t>()[i] = spans[i].first + spans[i].len - 1;
   }
-  const std::int64_t heads = m_text.heads;
   tok = tok.to(model_device());
-  rows = rows.to(model_device());
-  const at::TensorOptions fopt = at::TensorOptions().dtype(at::kFloat).device(model_device());
-  at::Tensor x = at::embedding(m_token, tok);  // [B, L, D]
-  x.add_(m_tpos.narrow(0, 0, len));
-  const float inf = std::numeric_limits<float>::infinity();
+  pos = pos.to(model_device());
+  last = last.to(model_device());
+  at::Tensor x = at::embedding(m_token, tok);  // [R, D]
+  x.add_(at::embedding(m_tpos, pos));
   const auto& blocks = m_text.blocks;
   at::Tensor feature;
   if (blocks.empty()) {
-    feature = x.reshape({n * len, x.size(2)})
-                  .index_select(0, at::arange(n, rows.options()).mul_(len).add_(rows));
+    feature = x.index_select(0, last);
   } else {
-    const at::Tensor causal = at::full({len, len}, -inf, fopt).triu_(1);
-    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], heads, causal);
-    // The EOT row of sequence i attends to positions 0 .. eot[i]: [B * H, 1, L].
-    const at::Tensor positions = at::arange(len, rows.options()).view({1, len});
-    const at::Tensor allowed = positions.le(rows.view({n, 1}));  // [B, L]
-    const at::Tensor row_mask = at::full({n, len}, -inf, fopt)
-                                    .masked_fill_(allowed, 0.0)
-                                    .view({n, 1, 1, len})
-                                    .expand({n, heads, 1, len})
-                                    .reshape({n * heads, 1, len});
-    feature = last_block(x, blocks.back(), heads, rows, row_mask);
+    // One causal mask per length in the pass: [L, L], -inf above the diagonal.
+    const at::TensorOptions fopt = at::TensorOptions().dtype(at::kFloat).device(model_device());
+    std::vector<at::Tensor> masks(static_cast<std::size_t>(m_config.context) + 1);
+    for (const TextSpan& s : spans) {
+      at::Tensor& m = masks[static_cast<std::size_t>(s.len)];
+      if (!m.defined()) m = at::full({s.len, s.len}, -std::numeric_limits<float>::infinity(), fopt).triu_(1);
+    }
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) text_block(x, blocks[i], spans, masks);
+    feature = text_last_block(x, blocks.back(), spans, last);
   }
   const at::Tensor projected =
       linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous().to(at::kCPU);
   const float* jp = projected.data_ptr<float>();
   const std::size_t jd = static_cast<std::size_t>(m_config.projection_dim);
   for (std::size_t i = 0; i < count; ++i) out[which[i]].assign(jp + i * jd, jp + (i + 1) * jd);
+}
+
+// One block of the text tower on the stacked rows x [R, D] (updated in place).
+void TorchClip::text_block(at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
+                           const std::vector<at::Tensor>& masks) const {
+  const std::int64_t d = x.size(1);
+  const at::Tensor qkv = linear(layer_norm(x, b.ln1_w, b.ln1_b), b.qkv);  // [R, 3D]
+  at::Tensor o = at::empty_like(x);
+  for (const TextSpan& s : spans) {
+    const at::Tensor t = qkv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 3D]
+    o.narrow(0, s.first, s.len)
+        .copy_(attention(t.narrow(2, 0, d), t.narrow(2, d, d), t.narrow(2, 2 * d, d),
+                         masks[static_cast<std::size_t>(s.len)], m_text.heads)
+                   .squeeze(0));
+  }
+  x.add_(linear(o, b.out));
+  at::Tensor h = linear(layer_norm(x, b.ln2_w, b.ln2_b), b.fc1);
+  activate(h);
+  x.add_(linear(h, b.fc2));
+}
+
+// The last block, for each text's EOT row only (`last` [B]: their rows in x); keys and values
+// come from every row of the text, all of which the EOT row may attend to. Returns [B, D].
+at::Tensor TorchClip::text_last_block(const at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
+                                      const at::Tensor& last) const {
+  const std::int64_t d = x.size(1), n = static_cast<std::int64_t>(spans.size());
+  const at::Tensor h = layer_norm(x, b.ln1_w, b.ln1_b);
+  const at::Tensor kv = linear(h, b.kv);                          // [R, 2D]
+  const at::Tensor q = linear(h.index_select(0, last), b.q);      // [B, D]
+  at::Tensor sel = x.index_select(0, last);                       // [B, D]
+  at::Tensor o = at::empty({n, d}, x.options());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const TextSpan& s = spans[static_cast<std::size_t>(i)];
+    const at::Tensor t = kv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 2D]
+    o.narrow(0, i, 1).copy_(
+        attention(q.narrow(0, i, 1).unsqueeze(0), t.narrow(2, 0, d), t.narrow(2, d, d), {}, m_text.heads).view({1, d}));
+  }
+  sel.add_(linear(o, b.out));
+  at::Tensor m = linear(layer_norm(sel, b.ln2_w, b.ln2_b), b.fc1);
+  activate(m);
+  sel.add_(linear(m, b.fc2));
+  return sel;
 }
 
 std::vector<ImageEmbedding> TorchClip::encode_images(const std::vector<std::vector<float>>& pixels) {
@@ -553,16 +600,14 @@ std::vector<std::vector<float>> TorchClip::encode_texts(const std::vector<std::v
   std::vector<std::vector<float>> out(ids.size());
   try {
     c10::InferenceMode guard;
-    // Texts of one length share a pass (at most k_text_batch), in the order given.
-    std::vector<std::size_t> order(ids.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return text_length(eot[a]) < text_length(eot[b]); });
-    for (std::size_t i = 0; i < order.size();) {
-      std::vector<std::size_t> pass{order[i++]};
-      while (i < order.size() && pass.size() < k_text_batch &&
-             text_length(eot[order[i]]) == text_length(eot[pass[0]]))
-        pass.push_back(order[i++]);
+    // Texts share a pass, in the order given, up to k_text_rows rows.
+    for (std::size_t i = 0; i < ids.size();) {
+      std::vector<std::size_t> pass{i};
+      std::int64_t rows = eot[i] + 1;
+      for (++i; i < ids.size() && rows + eot[i] + 1 <= k_text_rows; ++i) {
+        pass.push_back(i);
+        rows += eot[i] + 1;
+      }
       run_texts(ids, eot, pass, out);
     }
   } catch (const c10::Error& e) {

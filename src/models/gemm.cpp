@@ -1,5 +1,7 @@
 // PackedLinear (gemm.h): packed weights, a 6x16 register tile, blocks that keep a 256-step slice
-// of a weight panel in L1 and a block of rows in L2. Whatever the blocking, an output element's
+// of a weight panel in L1 and a block of rows in L2, that block's rows packed six by six so a
+// tile's broadcasts read consecutive floats (rows of x lie k floats apart: for k = 3072 all six
+// fell in one L1 set). Whatever the blocking, an output element's
 // accumulator goes through the same fma chain in k order: between k blocks it is stored as the
 // float it is and loaded back, which changes nothing.
 #include "models/gemm.h"
@@ -23,18 +25,19 @@ constexpr std::int64_t k_mc = 240;   // rows per block: 240 x 256 floats of x, L
 constexpr int P = PackedLinear::k_panel;
 
 // c [R, 16] (row stride ldc) = (first ? 0 : c) + chain over kn steps, then + bias if given.
-using TileFn = void (*)(const float* x, std::int64_t ldx, const float* b, std::int64_t kn, float* c,
-                        std::int64_t ldc, bool first, const float* bias);
+// a: R rows of x packed step by step, a[kk * 6 + r] = x[r][kk]; b: the panel, b[kk * 16 + j].
+using TileFn = void (*)(const float* a, const float* b, std::int64_t kn, float* c, std::int64_t ldc, bool first,
+                        const float* bias);
 
 template <int R>
-void tile_portable(const float* x, std::int64_t ldx, const float* b, std::int64_t kn, float* c, std::int64_t ldc,
-                   bool first, const float* bias) {
+void tile_portable(const float* x, const float* b, std::int64_t kn, float* c, std::int64_t ldc, bool first,
+                   const float* bias) {
   float acc[R][P];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < P; ++j) acc[r][j] = first ? 0.0f : c[r * ldc + j];
   for (std::int64_t kk = 0; kk < kn; ++kk)
     for (int r = 0; r < R; ++r) {
-      const float a = x[r * ldx + kk];
+      const float a = x[kk * k_rows + r];
       for (int j = 0; j < P; ++j) acc[r][j] = std::fma(a, b[kk * P + j], acc[r][j]);
     }
   for (int r = 0; r < R; ++r)
@@ -43,9 +46,8 @@ void tile_portable(const float* x, std::int64_t ldx, const float* b, std::int64_
 
 #ifdef GHX_GEMM_X86
 template <int R>
-__attribute__((target("avx2,fma"))) void tile_avx2(const float* x, std::int64_t ldx, const float* b,
-                                                    std::int64_t kn, float* c, std::int64_t ldc, bool first,
-                                                    const float* bias) {
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* x, const float* b, std::int64_t kn, float* c,
+                                                    std::int64_t ldc, bool first, const float* bias) {
   __m256 c0[R], c1[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
@@ -57,7 +59,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* x, std::int64_t 
     const __m256 b1 = _mm256_loadu_ps(b + kk * P + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_broadcast_ss(x + r * ldx + kk);
+      const __m256 a = _mm256_broadcast_ss(x + kk * k_rows + r);
       c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
       c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
     }
@@ -144,27 +146,48 @@ template <typename T>
 void PackedLinear::run(const T& t, const float* x, std::int64_t m, float* y, std::int64_t p0, std::int64_t p1) const {
   const std::int64_t k = m_k, n = m_n;
   float scratch[k_rows * P];  // a tile of the last panel when it is narrower than 16
+  // The block of x being multiplied, packed (grown once per thread, never shrunk).
+  thread_local std::vector<float> packed_x;
+  if (packed_x.size() < static_cast<std::size_t>(k_mc * k_kc)) packed_x.resize(static_cast<std::size_t>(k_mc * k_kc));
   for (std::int64_t ic = 0; ic < m; ic += k_mc) {
     const std::int64_t ie = std::min(m, ic + k_mc);
     for (std::int64_t kc = 0;; kc += k_kc) {  // at least one block: k = 0 still adds the bias
       const std::int64_t kn = std::min(k_kc, k - kc);
       const bool first = kc == 0, last = kc + k_kc >= k;
+      for (std::int64_t i = ic; i < ie; i += k_rows) {  // tile (i - ic) / 6 at (i - ic) * kn
+        const int r = static_cast<int>(std::min<std::int64_t>(k_rows, ie - i));
+        float* dst = packed_x.data() + (i - ic) * kn;
+        for (int rr = 0; rr < r; ++rr) {
+          const float* src = x + (i + rr) * k + kc;
+          for (std::int64_t kk = 0; kk < kn; ++kk) dst[kk * k_rows + rr] = src[kk];
+        }
+      }
       for (std::int64_t p = p0; p < p1; ++p) {
         const float* b = m_packed.data() + p * k * P + kc * P;
         const float* bias = last ? m_bias.data() + p * P : nullptr;
         const std::int64_t cols = std::min<std::int64_t>(P, n - p * P);
         for (std::int64_t i = ic; i < ie; i += k_rows) {
           const int r = static_cast<int>(std::min<std::int64_t>(k_rows, ie - i));
+          const float* a = packed_x.data() + (i - ic) * kn;
           float* c = y + i * n + p * P;
+#ifdef GHX_GEMM_X86
+          // The next tile's rows of y (it loads or writes them first): out of cache by now when
+          // rows of y are long, and a tile's work hides their latency.
+          const std::int64_t next = std::min<std::int64_t>(k_rows, ie - i - k_rows);
+          for (std::int64_t rr = 0; rr < next; ++rr) {
+            _mm_prefetch(reinterpret_cast<const char*>(c + (k_rows + rr) * n), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + (k_rows + rr) * n + P - 1), _MM_HINT_T0);
+          }
+#endif
           if (cols == P) {
-            t.fn[r](x + i * k + kc, k, b, kn, c, n, first, bias);
+            t.fn[r](a, b, kn, c, n, first, bias);
             continue;
           }
           for (int rr = 0; rr < r; ++rr) {
             std::memcpy(scratch + rr * P, c + rr * n, static_cast<std::size_t>(cols) * sizeof(float));
             std::fill(scratch + rr * P + cols, scratch + (rr + 1) * P, 0.0f);
           }
-          t.fn[r](x + i * k + kc, k, b, kn, scratch, P, first, bias);
+          t.fn[r](a, b, kn, scratch, P, first, bias);
           for (int rr = 0; rr < r; ++rr)
             std::memcpy(c + rr * n, scratch + rr * P, static_cast<std::size_t>(cols) * sizeof(float));
         }

@@ -17,11 +17,12 @@ const char* const k_kind_names[k_step_kind_count] = {"generate",  "target_featur
 // rank gaps, NoTM and fixups in results.json.
 // image_features 2: CLIP image towers run their GEMMs through oneDNN (last bits differ).
 // text_features 2: texts run padded to a multiple of 16 tokens (last bits differ). 3: the text
-// tower's linear layers run through PackedLinear on the CPU (last bits differ).
+// tower's linear layers run through PackedLinear on the CPU (last bits differ). 4: each text runs
+// at its own length (EOT + 1 tokens), texts' rows stacked in one pass (last bits differ).
 // target_features 2 and image_features 3: images decode without EXIF orientation, as Pillow's.
 // image_features 4: activations run in whole-row chunks, one thread each (with some thread counts
 // ATen's chunks had scalar tails, which can round differently).
-const int k_kind_versions[k_step_kind_count] = {2, 2, 4, 2, 1, 3, 3};
+const int k_kind_versions[k_step_kind_count] = {2, 2, 4, 2, 1, 3, 4};
 
 void put_field(std::string& buf, char tag, std::string_view value) {
   buf.push_back(tag);

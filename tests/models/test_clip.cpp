@@ -368,8 +368,9 @@ TEST_CASE("clip: results are bit-identical run to run and whatever the batch", "
 }
 
 TEST_CASE("clip: a text's bits do not depend on the texts scored with it", "[models][clip]") {
-  // Texts of one padded length share a pass (at most 16): 40 texts, 21 of them of one length
-  // (EOT 1..15, 16 tokens), in three orders, in pairs and alone.
+  // Texts share a pass, each at its own length, their rows stacked (up to 2048 rows): 40 texts
+  // of 2..77 tokens in three orders, in pairs, alone, and four times over (over 2048 rows: more
+  // than one pass, each copy's texts at other places in theirs).
   const ClipConfig c = tiny_config();
   auto m = ClipModel::load(k_dir + "/clip.safetensors", c);
   std::vector<std::vector<int32_t>> t_ids;
@@ -392,12 +393,24 @@ TEST_CASE("clip: a text's bits do not depend on the texts scored with it", "[mod
   std::vector<int32_t> odd_eot;
   for (std::size_t i = 1; i < t_ids.size(); i += 2) odd_ids.push_back(t_ids[i]), odd_eot.push_back(t_eot[i]);
   const auto odd = m->encode_texts(odd_ids, odd_eot);
+  std::vector<std::vector<int32_t>> four_ids;
+  std::vector<int32_t> four_eot;
+  std::size_t rows = 0;
+  for (int r = 0; r < 4; ++r)
+    for (std::size_t i = 0; i < t_ids.size(); ++i) {
+      four_ids.push_back(t_ids[i]);
+      four_eot.push_back(t_eot[i]);
+      rows += static_cast<std::size_t>(t_eot[i]) + 1;
+    }
+  REQUIRE(rows > 2048);
+  const auto four = m->encode_texts(four_ids, four_eot);
   for (std::size_t i = 0; i < t_ids.size(); ++i) {
     INFO("text " << i << ", EOT " << t_eot[i]);
     const auto alone = m->encode_texts({t_ids[i]}, {t_eot[i]});
     CHECK(bit_identical(all[i], alone[0]));
     CHECK(bit_identical(rev[t_ids.size() - 1 - i], alone[0]));
     if (i % 2 == 1) CHECK(bit_identical(odd[i / 2], alone[0]));
+    for (std::size_t r = 0; r < 4; ++r) CHECK(bit_identical(four[r * t_ids.size() + i], alone[0]));
     const std::size_t j = (i + 5) % t_ids.size();
     const auto pair = m->encode_texts({t_ids[j], t_ids[i]}, {t_eot[j], t_eot[i]});
     CHECK(bit_identical(pair[1], alone[0]));
