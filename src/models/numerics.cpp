@@ -92,6 +92,11 @@ bool clip_linears_on_dnnl() {
   return on;
 }
 
+bool vgg_channels_last() {
+  static const bool on = planned_device_class() == "cuda" || dnnl_isa_thread_invariant(cpu_isa(), dnnl_isa_cap());
+  return on;
+}
+
 const std::string& planned_device_class() {
   static const std::string d = device_class();
   return d;

@@ -23,6 +23,13 @@ const std::string& numerics_key();
 /// OpenBLAS, whose GEMM threads split the output, never a sum. The key's `dnnl=` says which.
 bool clip_linears_on_dnnl();
 
+/// Whether VGG19 runs in channels_last (oneDNN's nhwc convolutions) rather than NCHW (its blocked
+/// ones): only on a CUDA device or where oneDNN dispatches AVX-512 (dnnl_isa_thread_invariant for
+/// this CPU and the oneDNN ISA cap, both in the key; GHX_DNNL is not read). On an AVX2 EPYC NCHW
+/// ran VGG19 1.25x faster (0.54 against 0.43 images/s at 512x512, 2 threads); on AVX-512
+/// machines channels_last was the faster (docs/models.md).
+bool vgg_channels_last();
+
 /// oneDNN's fp32 GEMMs on AVX2 gave different bits with 1 and 2 threads (an AVX2 EPYC, the tiny
 /// CLIP's shapes), and were no faster than OpenBLAS at ViT-L/14's shapes there; its AVX-512
 /// kernels gave the same bits (tests/models/test_clip.cpp, on AVX-512 machines) and ran 1.45x

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "models/numerics.h"
 #include "models/weights.h"
 #include "models/style.h"
 #include "models/torch_runtime.h"
@@ -42,7 +43,7 @@ bool pool_after(int index) { return index == 2 || index == 7 || index == 16 || i
 
 struct Conv {
   int index = 0;
-  at::Tensor weight;  // [out, in, 3, 3], float, channels_last
+  at::Tensor weight;  // [out, in, 3, 3], float, channels_last where vgg_channels_last()
   at::Tensor bias;    // [out]
 };
 
@@ -69,19 +70,29 @@ at::Tensor to_input(const std::vector<cv::Mat>& images, std::size_t first, std::
     const cv::Mat& m = images[first + i];
     for (int y = 0; y < m.rows; ++y, dst += row) std::memcpy(dst, m.ptr<std::uint8_t>(y), row);
   }
-  // NHWC bytes viewed as NCHW are channels_last: the float ops below keep that layout.
-  // Same arithmetic as torchvision's to_tensor (x / 255) and Normalize ((x - mean) / std).
+  // NHWC bytes viewed as NCHW are channels_last: the float ops below keep that layout, made
+  // contiguous NCHW where VGG19 runs in NCHW (vgg_channels_last). Same arithmetic as
+  // torchvision's to_tensor (x / 255) and Normalize ((x - mean) / std).
   const at::Device dev = model_device();
   at::Tensor mean = at::from_blob(const_cast<float*>(k_mean), {1, 3, 1, 1}).to(dev);
   at::Tensor stdev = at::from_blob(const_cast<float*>(k_std), {1, 3, 1, 1}).to(dev);
-  return bytes.to(dev).permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(stdev);
+  const at::Tensor x = bytes.to(dev).permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(stdev);
+  return vgg_channels_last() ? x : x.contiguous();
 }
 
 void add_grams(const at::Tensor& y, std::size_t first, std::size_t count, std::vector<GramSet>& out) {
   const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
-  // F as (N, H*W, C): a view of the channels_last output; G = F^T F = (C x HW)(HW x C).
-  at::Tensor f = y.permute({0, 2, 3, 1}).reshape({y.size(0), h * w, c});
-  at::Tensor g = at::bmm(f.transpose(1, 2), f).contiguous().to(at::kCPU);
+  // G = F F^T = (C x HW)(HW x C), F a view of the output: (N, H*W, C) transposed in channels_last,
+  // (N, C, H*W) in NCHW.
+  at::Tensor g;
+  if (vgg_channels_last()) {
+    const at::Tensor f = y.permute({0, 2, 3, 1}).reshape({y.size(0), h * w, c});
+    g = at::bmm(f.transpose(1, 2), f);
+  } else {
+    const at::Tensor f = y.reshape({y.size(0), c, h * w});
+    g = at::bmm(f, f.transpose(1, 2));
+  }
+  g = g.contiguous().to(at::kCPU);
   const float* gp = g.data_ptr<float>();
   for (std::size_t i = 0; i < count; ++i) {
     GramSet& s = out[first + i];
@@ -164,7 +175,7 @@ std::unique_ptr<Vgg19Style> Vgg19Style::load(const std::string& path) {
         bad(bkey, "shape " + shape_text(bs) + ", expected [" + std::to_string(ws[0]) + "]");
       Conv c;
       c.index = index;
-      c.weight = float_tensor(f, wkey).contiguous(at::MemoryFormat::ChannelsLast).to(model_device());
+      c.weight = float_tensor(f, wkey).contiguous(vgg_channels_last() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous).to(model_device());
       c.bias = float_tensor(f, bkey).to(model_device());
       convs.push_back(std::move(c));
       in_channels = ws[0];
