@@ -1,5 +1,5 @@
 // ClipModel on libtorch: pre-LayerNorm ViT image tower and causal text tower, fp32, inference
-// mode; a batched interface, one image or text per forward pass (see "Batch invariance"). Weights
+// mode; a batched interface: one image per forward pass, texts stacked (see "Batch invariance"). Weights
 // in the Hugging Face or the OpenAI / open_clip layout (models::WeightFile: safetensors or torch
 // .pth), shape-checked against the ClipConfig.
 // Per-op ATen headers only: <torch/torch.h> costs ~13 s per translation unit on two cores.
@@ -117,15 +117,15 @@ class WeightReader {
 // tower's GEMMs (257 rows for ViT-L/14) ran 3x faster through oneDNN (libtorch's mkldnn backend:
 // AVX-512 kernels, weights not repacked per call) than through OpenBLAS on the project's machines
 // (OpenBLAS is pinned to its Haswell kernels there, see OPENBLAS_CORETYPE): 1.45x for whole
-// images. The text tower's GEMMs have 16-80 rows, where oneDNN's per-call costs (layout
-// conversions, thread wake-ups under OMP_WAIT_POLICY=PASSIVE) made texts 40% slower: they stay on
-// OpenBLAS. Results differ from OpenBLAS's by float rounding only (~1e-6 relative) and are the
+// images. The text tower's GEMMs, then one text of 16-80 rows each, ran 40% slower through oneDNN
+// (per-call layout conversions, thread wake-ups under OMP_WAIT_POLICY=PASSIVE). Results differ from OpenBLAS's by float rounding only (~1e-6 relative) and are the
 // same bits run to run. GHX_DNNL=0 turns oneDNN off; so does a CPU without AVX-512, where
 // oneDNN's bits depended on the thread count and it was no faster (clip_linears_on_dnnl).
 //
 // The text tower's linear layers on the CPU run through PackedLinear (gemm.h): weights packed
 // once, and every output element one fixed fma chain, so a text's bits depend on nothing that
-// shares its product.
+// shares its product. On CUDA they run through cuBLAS, whose kernels follow the row count: there
+// each text has a pass of its own (encode_texts).
 struct Linear {
   at::Tensor w;  // [out, in]: an mkldnn tensor when dnnl, else dense (undefined when packed)
   at::Tensor b;  // [out] dense, or undefined
@@ -466,7 +466,8 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
 // The texts `which` in one pass, each at its own length (its tokens up to the EOT: the causal
 // mask keeps later tokens from reaching it), their rows stacked into one [R, D] matrix: every
 // product is a PackedLinear one, whose rows are independent, layer norms and activations are
-// per row, and attention (the only operation that mixes rows) runs per text, on its own rows.
+// per row, and attention (the only operation that mixes rows) runs per text, on its own rows
+// (on CUDA a pass holds one text: see encode_texts).
 // So a text's bits depend on its tokens alone, not on the texts beside it nor on its place.
 void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
                           const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const {
@@ -600,11 +601,13 @@ std::vector<std::vector<float>> TorchClip::encode_texts(const std::vector<std::v
   std::vector<std::vector<float>> out(ids.size());
   try {
     c10::InferenceMode guard;
-    // Texts share a pass, in the order given, up to k_text_rows rows.
+    // Texts share a pass, in the order given, up to k_text_rows rows; one text per pass off the
+    // CPU, where the products' rows are not independent (cuBLAS picks kernels by shape).
+    const std::int64_t cap = model_device().is_cpu() ? k_text_rows : 0;
     for (std::size_t i = 0; i < ids.size();) {
       std::vector<std::size_t> pass{i};
       std::int64_t rows = eot[i] + 1;
-      for (++i; i < ids.size() && rows + eot[i] + 1 <= k_text_rows; ++i) {
+      for (++i; i < ids.size() && rows + eot[i] + 1 <= cap; ++i) {
         pass.push_back(i);
         rows += eot[i] + 1;
       }

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #define GHX_GEMM_X86 1
 #endif
@@ -30,15 +30,15 @@ using TileFn = void (*)(const float* a, const float* b, std::int64_t kn, float* 
                         const float* bias);
 
 template <int R>
-void tile_portable(const float* x, const float* b, std::int64_t kn, float* c, std::int64_t ldc, bool first,
+void tile_portable(const float* a, const float* b, std::int64_t kn, float* c, std::int64_t ldc, bool first,
                    const float* bias) {
   float acc[R][P];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < P; ++j) acc[r][j] = first ? 0.0f : c[r * ldc + j];
   for (std::int64_t kk = 0; kk < kn; ++kk)
     for (int r = 0; r < R; ++r) {
-      const float a = x[kk * k_rows + r];
-      for (int j = 0; j < P; ++j) acc[r][j] = std::fma(a, b[kk * P + j], acc[r][j]);
+      const float ar = a[kk * k_rows + r];
+      for (int j = 0; j < P; ++j) acc[r][j] = std::fma(ar, b[kk * P + j], acc[r][j]);
     }
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < P; ++j) c[r * ldc + j] = bias ? acc[r][j] + bias[j] : acc[r][j];
@@ -46,7 +46,7 @@ void tile_portable(const float* x, const float* b, std::int64_t kn, float* c, st
 
 #ifdef GHX_GEMM_X86
 template <int R>
-__attribute__((target("avx2,fma"))) void tile_avx2(const float* x, const float* b, std::int64_t kn, float* c,
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* b, std::int64_t kn, float* c,
                                                     std::int64_t ldc, bool first, const float* bias) {
   __m256 c0[R], c1[R];
 #pragma GCC unroll 6
@@ -59,9 +59,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* x, const float* 
     const __m256 b1 = _mm256_loadu_ps(b + kk * P + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_broadcast_ss(x + kk * k_rows + r);
-      c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+      const __m256 ar = _mm256_broadcast_ss(a + kk * k_rows + r);
+      c0[r] = _mm256_fmadd_ps(ar, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(ar, b1, c1[r]);
     }
   }
   if (bias) {
@@ -176,7 +176,7 @@ void PackedLinear::run(const T& t, const float* x, std::int64_t m, float* y, std
           const std::int64_t next = std::min<std::int64_t>(k_rows, ie - i - k_rows);
           for (std::int64_t rr = 0; rr < next; ++rr) {
             _mm_prefetch(reinterpret_cast<const char*>(c + (k_rows + rr) * n), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(c + (k_rows + rr) * n + P - 1), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + (k_rows + rr) * n + cols - 1), _MM_HINT_T0);
           }
 #endif
           if (cols == P) {

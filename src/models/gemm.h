@@ -11,8 +11,8 @@
 // with its thread count, docs/performance.md): texts can share a product without changing each
 // other's embeddings. The weights are packed once, at load (OpenBLAS repacks them every call,
 // which dominates products of a few rows). Torch-free; the caller spreads panels over threads.
-// Fails: never (sizes are the caller's contract). Allocates: in a thread's first apply_panels(),
-// its buffer for packed rows of x (240 KB), kept for the thread's life.
+// Fails: never (sizes are the caller's contract). Allocates: in a thread's first apply_panels() or
+// apply_portable(), its buffer for packed rows of x (240 KB), kept for the thread's life.
 #include <cstdint>
 #include <vector>
 

@@ -412,19 +412,20 @@ TEST_CASE("Vgg19Style: tiny weights, determinism, batching, loss 0 only for the 
 }
 
 TEST_CASE("Vgg19Style: Grams are bit-identical with 1 to 3 ATen threads (threads enter no key)", "[models][style]") {
-  // The tiny VGG19's real channel counts (8..64), at sizes where oneDNN splits work over rows and
-  // channel blocks; in this machine's layout (channels_last or NCHW, vgg_channels_last()).
+  // The tiny VGG19's real channel counts (8..64) in this machine's layout (channels_last or NCHW,
+  // vgg_channels_last()), at a review's size (512x512: every layer large enough for ATen to hand
+  // it to oneDNN, which splits the work by threads) and at a small one (deep layers below that).
   const Scratch scratch("threads");
   auto model = Vgg19Style::load(ghx::models::write_tiny_vgg19(scratch.path));
-  const auto images = random_images(2, 96, 128, 11);
-  REQUIRE(ghx::models::set_torch_threads(2) == 2);
-  const auto two = model->grams(images);
-  for (int threads : {1, 3}) {
-    REQUIRE(ghx::models::set_torch_threads(threads) == threads);
-    const auto other = model->grams(images);
-    for (std::size_t i = 0; i < images.size(); ++i) {
-      INFO(threads << " threads, image " << i << ", channels_last " << ghx::models::vgg_channels_last());
-      CHECK(bit_identical(other[i], two[i]));
+  for (const auto& [w, h] : std::vector<std::pair<int, int>>{{512, 512}, {96, 128}}) {
+    const auto images = random_images(1, w, h, 11);
+    REQUIRE(ghx::models::set_torch_threads(2) == 2);
+    const auto two = model->grams(images);
+    for (int threads : {1, 3}) {
+      REQUIRE(ghx::models::set_torch_threads(threads) == threads);
+      const auto other = model->grams(images);
+      INFO(w << "x" << h << ", " << threads << " threads, channels_last " << ghx::models::vgg_channels_last());
+      CHECK(bit_identical(other[0], two[0]));
     }
   }
   REQUIRE(ghx::models::set_torch_threads(0) >= 1);
