@@ -40,7 +40,6 @@
 #include <ATen/ops/mkldnn_linear.h>
 #include <ATen/Context.h>
 #include <ATen/ops/softmax.h>
-#include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
@@ -268,21 +267,18 @@ class TorchClip final : public ClipModel {
   void activate(at::Tensor& h) const;
   at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const at::Tensor& mask, std::int64_t heads) const;
-  at::Tensor block(at::Tensor x, const Block& b, std::int64_t heads, const at::Tensor& mask) const;
-  at::Tensor last_block(const at::Tensor& x, const Block& b, std::int64_t heads,
-                        const at::Tensor& rows, const at::Tensor& mask) const;
+  struct Span {
+    std::int64_t first = 0, len = 0;  // one sequence's rows in the stacked [R, D] matrix
+  };
+  void block(at::Tensor& x, const Block& b, std::int64_t heads, const std::vector<Span>& spans,
+             const std::vector<at::Tensor>& masks) const;
+  at::Tensor last_block(const at::Tensor& x, const Block& b, std::int64_t heads, const std::vector<Span>& spans,
+                        const at::Tensor& rows) const;
   /// Moves the tensors that are not Linear layers (those are placed by make_linear) to the
   /// model's device.
   void to_device();
   void run_images(const std::vector<std::vector<float>>& pixels, std::size_t first,
                   std::size_t count, std::vector<ImageEmbedding>& out) const;
-  struct TextSpan {
-    std::int64_t first = 0, len = 0;  // a text's rows in the stacked [R, D] matrix
-  };
-  void text_block(at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
-                  const std::vector<at::Tensor>& masks) const;
-  at::Tensor text_last_block(const at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
-                             const at::Tensor& last) const;
   void run_texts(const std::vector<std::vector<int32_t>>& ids, const std::vector<int32_t>& eot,
                  const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const;
 
@@ -394,33 +390,44 @@ at::Tensor TorchClip::attention(const at::Tensor& q, const at::Tensor& k, const 
   return at::bmm(scores, vh).view({n, heads, tq, hd}).transpose(1, 2).reshape({n, tq, d});
 }
 
-// One pre-LN residual block on x [B, T, D] (x is consumed and updated in place).
-at::Tensor TorchClip::block(at::Tensor x, const Block& b, std::int64_t heads,
-                            const at::Tensor& mask) const {
-  const std::int64_t d = x.size(2);
-  const at::Tensor qkv = linear(layer_norm(x, b.ln1_w, b.ln1_b), b.qkv);
-  const at::Tensor o = attention(qkv.narrow(2, 0, d), qkv.narrow(2, d, d), qkv.narrow(2, 2 * d, d),
-                                 mask, heads);
+// One pre-LN residual block on the stacked rows x [R, D] of one or more sequences (updated in
+// place). Every operation but attention works row by row; attention runs per sequence, on its
+// own rows, under masks[len] (a text's causal mask), or unmasked where `masks` is empty.
+void TorchClip::block(at::Tensor& x, const Block& b, std::int64_t heads, const std::vector<Span>& spans,
+                      const std::vector<at::Tensor>& masks) const {
+  const std::int64_t d = x.size(1);
+  const at::Tensor qkv = linear(layer_norm(x, b.ln1_w, b.ln1_b), b.qkv);  // [R, 3D]
+  at::Tensor o = at::empty_like(x);
+  for (const Span& s : spans) {
+    const at::Tensor t = qkv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 3D]
+    const at::Tensor mask = masks.empty() ? at::Tensor() : masks[static_cast<std::size_t>(s.len)];
+    o.narrow(0, s.first, s.len)
+        .copy_(attention(t.narrow(2, 0, d), t.narrow(2, d, d), t.narrow(2, 2 * d, d), mask, heads).squeeze(0));
+  }
   x.add_(linear(o, b.out));
   at::Tensor h = linear(layer_norm(x, b.ln2_w, b.ln2_b), b.fc1);
   activate(h);
   x.add_(linear(h, b.fc2));
-  return x;
 }
 
-// The last block, for one row per sequence: `rows` [B] (int64) are the positions that are read.
-// Keys and values still come from every position. Returns [B, D].
+// The last block, for one row per sequence only (`rows` [B], int64: sequence i's row in x, the
+// class token or a text's EOT); keys and values come from every row of the sequence, all of
+// which that row may attend to. Returns [B, D].
 at::Tensor TorchClip::last_block(const at::Tensor& x, const Block& b, std::int64_t heads,
-                                 const at::Tensor& rows, const at::Tensor& mask) const {
-  const std::int64_t n = x.size(0), t = x.size(1), d = x.size(2);
+                                 const std::vector<Span>& spans, const at::Tensor& rows) const {
+  const std::int64_t d = x.size(1), n = static_cast<std::int64_t>(spans.size());
   const at::Tensor h = layer_norm(x, b.ln1_w, b.ln1_b);
-  const at::Tensor kv = linear(h, b.kv);
-  const at::Tensor flat_index = at::arange(n, rows.options()).mul_(t).add_(rows);
-  at::Tensor sel = x.reshape({n * t, d}).index_select(0, flat_index);             // [B, D]
-  const at::Tensor q = linear(h.reshape({n * t, d}).index_select(0, flat_index), b.q);
-  const at::Tensor o = attention(q.view({n, 1, d}), kv.narrow(2, 0, d), kv.narrow(2, d, d), mask,
-                                 heads);
-  sel.add_(linear(o.view({n, d}), b.out));
+  const at::Tensor kv = linear(h, b.kv);                      // [R, 2D]
+  const at::Tensor q = linear(h.index_select(0, rows), b.q);  // [B, D]
+  at::Tensor sel = x.index_select(0, rows);                   // [B, D]
+  at::Tensor o = at::empty({n, d}, x.options());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Span& s = spans[static_cast<std::size_t>(i)];
+    const at::Tensor t = kv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 2D]
+    o.narrow(0, i, 1).copy_(
+        attention(q.narrow(0, i, 1).unsqueeze(0), t.narrow(2, 0, d), t.narrow(2, d, d), {}, heads).view({1, d}));
+  }
+  sel.add_(linear(o, b.out));
   at::Tensor m = linear(layer_norm(sel, b.ln2_w, b.ln2_b), b.fc1);
   activate(m);
   sel.add_(linear(m, b.fc2));
@@ -447,9 +454,14 @@ void TorchClip::run_images(const std::vector<std::vector<float>>& pixels, std::s
   if (blocks.empty()) {
     cls = x.select(1, 0);
   } else {
-    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) x = block(x, blocks[i], m_vision.heads, {});
-    const at::Tensor rows = at::zeros({n}, at::TensorOptions().dtype(at::kLong).device(model_device()));
-    cls = last_block(x, blocks.back(), m_vision.heads, rows, {});
+    // Each image's tokens as one sequence of the stacked rows; the class token (its first) is read.
+    const std::int64_t t = x.size(1);
+    std::vector<Span> spans;
+    for (std::int64_t i = 0; i < n; ++i) spans.push_back({i * t, t});
+    x = x.reshape({n * t, d});
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) block(x, blocks[i], m_vision.heads, spans, {});
+    const at::Tensor rows = at::arange(n, at::TensorOptions().dtype(at::kLong).device(model_device())).mul_(t);
+    cls = last_block(x, blocks.back(), m_vision.heads, spans, rows);
   }
   const at::Tensor pooled_dev = layer_norm(cls, m_post_w, m_post_b).contiguous();
   const at::Tensor projected = linear(pooled_dev, m_vproj).contiguous().to(at::kCPU);
@@ -473,7 +485,7 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids, const st
                           const std::vector<std::size_t>& which, std::vector<std::vector<float>>& out) const {
   const std::size_t count = which.size();
   const std::int64_t n = static_cast<std::int64_t>(count);
-  std::vector<TextSpan> spans(count);
+  std::vector<Span> spans(count);
   std::int64_t total = 0;
   for (std::size_t i = 0; i < count; ++i) {
     spans[i] = {total, static_cast<std::int64_t>(eot[which[i]]) + 1};
@@ -504,60 +516,18 @@ void TorchClip::run_texts(const std::vector<std::vector<int32_t>>& ids, const st
     // One causal mask per length in the pass: [L, L], -inf above the diagonal.
     const at::TensorOptions fopt = at::TensorOptions().dtype(at::kFloat).device(model_device());
     std::vector<at::Tensor> masks(static_cast<std::size_t>(m_config.context) + 1);
-    for (const TextSpan& s : spans) {
+    for (const Span& s : spans) {
       at::Tensor& m = masks[static_cast<std::size_t>(s.len)];
       if (!m.defined()) m = at::full({s.len, s.len}, -std::numeric_limits<float>::infinity(), fopt).triu_(1);
     }
-    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) text_block(x, blocks[i], spans, masks);
-    feature = text_last_block(x, blocks.back(), spans, last);
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) block(x, blocks[i], m_text.heads, spans, masks);
+    feature = last_block(x, blocks.back(), m_text.heads, spans, last);
   }
   const at::Tensor projected =
       linear(layer_norm(feature, m_final_w, m_final_b), m_tproj).contiguous().to(at::kCPU);
   const float* jp = projected.data_ptr<float>();
   const std::size_t jd = static_cast<std::size_t>(m_config.projection_dim);
   for (std::size_t i = 0; i < count; ++i) out[which[i]].assign(jp + i * jd, jp + (i + 1) * jd);
-}
-
-// One block of the text tower on the stacked rows x [R, D] (updated in place).
-void TorchClip::text_block(at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
-                           const std::vector<at::Tensor>& masks) const {
-  const std::int64_t d = x.size(1);
-  const at::Tensor qkv = linear(layer_norm(x, b.ln1_w, b.ln1_b), b.qkv);  // [R, 3D]
-  at::Tensor o = at::empty_like(x);
-  for (const TextSpan& s : spans) {
-    const at::Tensor t = qkv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 3D]
-    o.narrow(0, s.first, s.len)
-        .copy_(attention(t.narrow(2, 0, d), t.narrow(2, d, d), t.narrow(2, 2 * d, d),
-                         masks[static_cast<std::size_t>(s.len)], m_text.heads)
-                   .squeeze(0));
-  }
-  x.add_(linear(o, b.out));
-  at::Tensor h = linear(layer_norm(x, b.ln2_w, b.ln2_b), b.fc1);
-  activate(h);
-  x.add_(linear(h, b.fc2));
-}
-
-// The last block, for each text's EOT row only (`last` [B]: their rows in x); keys and values
-// come from every row of the text, all of which the EOT row may attend to. Returns [B, D].
-at::Tensor TorchClip::text_last_block(const at::Tensor& x, const Block& b, const std::vector<TextSpan>& spans,
-                                      const at::Tensor& last) const {
-  const std::int64_t d = x.size(1), n = static_cast<std::int64_t>(spans.size());
-  const at::Tensor h = layer_norm(x, b.ln1_w, b.ln1_b);
-  const at::Tensor kv = linear(h, b.kv);                          // [R, 2D]
-  const at::Tensor q = linear(h.index_select(0, last), b.q);      // [B, D]
-  at::Tensor sel = x.index_select(0, last);                       // [B, D]
-  at::Tensor o = at::empty({n, d}, x.options());
-  for (std::int64_t i = 0; i < n; ++i) {
-    const TextSpan& s = spans[static_cast<std::size_t>(i)];
-    const at::Tensor t = kv.narrow(0, s.first, s.len).unsqueeze(0);  // [1, L, 2D]
-    o.narrow(0, i, 1).copy_(
-        attention(q.narrow(0, i, 1).unsqueeze(0), t.narrow(2, 0, d), t.narrow(2, d, d), {}, m_text.heads).view({1, d}));
-  }
-  sel.add_(linear(o, b.out));
-  at::Tensor m = linear(layer_norm(sel, b.ln2_w, b.ln2_b), b.fc1);
-  activate(m);
-  sel.add_(linear(m, b.fc2));
-  return sel;
 }
 
 std::vector<ImageEmbedding> TorchClip::encode_images(const std::vector<std::vector<float>>& pixels) {

@@ -84,18 +84,17 @@ int blas_threads() {
   return n;
 }
 
-bool clip_linears_on_dnnl() {
-  static const bool on = [] {
-    if (env("GHX_DNNL") == "0") return false;
-    return dnnl_isa_thread_invariant(cpu_isa(), dnnl_isa_cap());
-  }();
+namespace {
+/// oneDNN dispatches its AVX-512 kernels in this process (the CPU and the user's ISA cap).
+bool dnnl_avx512() {
+  static const bool on = dnnl_isa_thread_invariant(cpu_isa(), dnnl_isa_cap());
   return on;
 }
+}  // namespace
 
-bool vgg_channels_last() {
-  static const bool on = planned_device_class() == "cuda" || dnnl_isa_thread_invariant(cpu_isa(), dnnl_isa_cap());
-  return on;
-}
+bool clip_linears_on_dnnl() { return env("GHX_DNNL") != "0" && dnnl_avx512(); }
+
+bool vgg_channels_last() { return planned_device_class() == "cuda" || dnnl_avx512(); }
 
 const std::string& planned_device_class() {
   static const std::string d = device_class();
